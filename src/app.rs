@@ -1,0 +1,77 @@
+//! The running application: configuration, store, cache and metrics, shared by
+//! every connection, and the start-up steps that assemble them.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hyper::header::HeaderValue;
+
+use crate::cache::FeedCache;
+use crate::config::Config;
+use crate::import;
+use crate::metrics::Metrics;
+use crate::store::{ArticleStore, SqliteStore, StoreError};
+
+pub struct App<S> {
+    pub config: Arc<Config>,
+    pub store: Arc<S>,
+    pub cache: FeedCache<S>,
+    pub metrics: Arc<Metrics>,
+    /// `Cache-Control` of every feed, built once from the configuration.
+    pub cache_control: HeaderValue,
+}
+
+impl<S: ArticleStore> App<S> {
+    pub fn new(config: Arc<Config>, store: Arc<S>) -> Arc<App<S>> {
+        let metrics = Arc::new(Metrics::default());
+        let c = &config.cache;
+        let cache_control = HeaderValue::from_str(&format!(
+            "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
+            c.max_age_secs, c.stale_while_revalidate_secs, c.stale_if_error_secs
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
+        Arc::new(App {
+            cache: FeedCache::new(Arc::clone(&config), Arc::clone(&store), Arc::clone(&metrics)),
+            config,
+            store,
+            metrics,
+            cache_control,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the store {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("cannot load the demo articles from {path}: {source}")]
+    Seed { path: String, source: import::ImportError },
+}
+
+/// Opens the SQLite store (at `path`, or the configured one) and, when it was
+/// just created and the configuration names a seed folder, imports it.
+pub async fn open_sqlite(config: &Config, path: Option<&Path>) -> Result<SqliteStore, StartError> {
+    let path = path.unwrap_or(&config.store.path);
+    let (store, created) = SqliteStore::open(path).map_err(|source| StartError::Store {
+        path: path.display().to_string(),
+        source,
+    })?;
+    if let (true, Some(seed)) = (created, &config.store.seed) {
+        let report = import::import_path(&store, config, seed)
+            .await
+            .map_err(|source| StartError::Seed {
+                path: seed.display().to_string(),
+                source,
+            })?;
+        tracing::info!(
+            imported = report.imported,
+            failed = report.failed.len(),
+            seed = %seed.display(),
+            "created the store and loaded the demo articles"
+        );
+        for failure in &report.failed {
+            tracing::warn!(record = %failure.record, reason = %failure.reason, "demo article refused");
+        }
+    }
+    Ok(store)
+}

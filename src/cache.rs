@@ -1,0 +1,204 @@
+//! The render cache: every feed, the OPML list and the index, rendered and
+//! compressed once, then served from memory until a write or the TTL retires it.
+//!
+//! A miss builds through store → builder → renderer → [`Representation`]; moka
+//! coalesces concurrent misses on one key into a single build. The last good
+//! render of each resource is kept beside the cache, so when a rebuild fails
+//! (the store is down) readers get that instead of an error.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use hyper::header::HeaderValue;
+use moka::future::Cache;
+
+use crate::config::Config;
+use crate::feed::{self, Format};
+use crate::metrics::Metrics;
+use crate::render;
+use crate::representation::Representation;
+use crate::store::{ArticleStore, StoreError};
+
+/// Something Kabar renders: a feed (by index into the configuration's languages
+/// and sections), the OPML list or the HTML index. Small and `Copy`, so a cache
+/// lookup hashes a few bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Feed {
+        lang: usize,
+        section: Option<usize>,
+        format: Format,
+    },
+    Opml,
+    Index,
+}
+
+impl Resource {
+    /// Index into [`crate::metrics::RENDER_KINDS`].
+    fn render_kind(self) -> usize {
+        match self {
+            Resource::Feed { format, .. } => match format {
+                Format::Rss => 0,
+                Format::Atom => 1,
+                Format::Json => 2,
+            },
+            Resource::Opml => 3,
+            Resource::Index => 4,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    #[error("render task failed: {0}")]
+    Task(String),
+    #[error("no such resource")]
+    Unknown,
+}
+
+pub struct FeedCache<S> {
+    config: Arc<Config>,
+    store: Arc<S>,
+    metrics: Arc<Metrics>,
+    /// Rendered resources, bounded by bytes and TTL.
+    rendered: Cache<Resource, Arc<Representation>>,
+    /// The last successful render of every resource, served when a rebuild
+    /// fails. Resources are a finite set fixed by the configuration, and the
+    /// values are shared with `rendered`, so this costs little memory.
+    last_good: RwLock<HashMap<Resource, Arc<Representation>>>,
+}
+
+impl<S: ArticleStore> FeedCache<S> {
+    pub fn new(config: Arc<Config>, store: Arc<S>, metrics: Arc<Metrics>) -> Self {
+        let rendered = Cache::builder()
+            .max_capacity(config.cache.max_bytes)
+            .weigher(|_: &Resource, rep: &Arc<Representation>| rep.weight())
+            .time_to_live(Duration::from_secs(config.cache.ttl_secs.max(1)))
+            .build();
+        FeedCache {
+            config,
+            store,
+            metrics,
+            rendered,
+            last_good: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The representation of `resource`: cached, freshly built, or, when the
+    /// build fails, the last good one.
+    pub async fn get(&self, resource: Resource) -> Result<Arc<Representation>, Arc<BuildError>> {
+        if let Some(hit) = self.rendered.get(&resource).await {
+            self.metrics.cache_hit();
+            return Ok(hit);
+        }
+        self.metrics.cache_miss();
+        match self.rendered.try_get_with(resource, self.build(resource)).await {
+            Ok(rep) => Ok(rep),
+            Err(error) => {
+                self.metrics.build_failure();
+                let stale = self
+                    .last_good
+                    .read()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get(&resource)
+                    .cloned();
+                match stale {
+                    Some(rep) => {
+                        self.metrics.stale_served();
+                        tracing::warn!(?resource, %error, "rebuild failed; serving the last good render");
+                        Ok(rep)
+                    }
+                    None => {
+                        tracing::error!(?resource, %error, "build failed and no earlier render exists");
+                        Err(error)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops every cached render (the last good ones stay for stale-if-error).
+    pub fn invalidate_all(&self) {
+        self.rendered.invalidate_all();
+    }
+
+    async fn build(&self, resource: Resource) -> Result<Arc<Representation>, BuildError> {
+        let started = Instant::now();
+        let config = Arc::clone(&self.config);
+        let rep = match resource {
+            Resource::Feed { lang, section, format } => {
+                let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                let sect = match section {
+                    Some(i) => Some(config.sections.get(i).ok_or(BuildError::Unknown)?),
+                    None => None,
+                };
+                let rows = self.store.feed_rows(feed::query(&config, language, sect)).await?;
+                blocking(move || {
+                    let language = &config.languages[lang];
+                    let section = section.map(|i| &config.sections[i]);
+                    let feed = feed::build(&config, language, section, &rows);
+                    let body = render::feed(&feed, format, &config)?;
+                    let link = link_header(&config, feed.urls.get(format));
+                    Ok(Representation::new(format.content_type(), body, Some(feed.updated), link))
+                })
+                .await?
+            }
+            Resource::Opml => {
+                blocking(move || {
+                    Ok(Representation::new::<chrono::Utc>(
+                        "text/x-opml; charset=utf-8",
+                        render::opml(&config),
+                        None,
+                        None,
+                    ))
+                })
+                .await?
+            }
+            Resource::Index => {
+                blocking(move || {
+                    Ok(Representation::new::<chrono::Utc>(
+                        "text/html; charset=utf-8",
+                        render::index(&config),
+                        None,
+                        None,
+                    ))
+                })
+                .await?
+            }
+        };
+        let rep = Arc::new(rep);
+        self.metrics.render(resource.render_kind(), started.elapsed());
+        self.last_good
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(resource, Arc::clone(&rep));
+        Ok(rep)
+    }
+}
+
+/// Rendering and compression are CPU work: keep them off the async workers.
+async fn blocking<F>(f: F) -> Result<Representation, BuildError>
+where
+    F: FnOnce() -> Result<Representation, BuildError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BuildError::Task(e.to_string()))?
+}
+
+/// `Link: <hub>; rel="hub", <self>; rel="self"` for WebSub discovery.
+fn link_header(config: &Config, self_url: &str) -> Option<HeaderValue> {
+    let mut links: Vec<String> = config
+        .site
+        .hubs
+        .iter()
+        .map(|hub| format!("<{hub}>; rel=\"hub\""))
+        .collect();
+    links.push(format!("<{self_url}>; rel=\"self\""));
+    HeaderValue::from_str(&links.join(", ")).ok()
+}

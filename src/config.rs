@@ -1,0 +1,631 @@
+//! `feeds.toml`: the site, its store, the server, the cache and the languages.
+//!
+//! Parsing is strict: unknown keys and bad values stop Kabar at start, and the
+//! error names the file, the line and the key. Values are checked while they are
+//! read (newtypes with `try_from`), so TOML's own spans point at the culprit; the
+//! few cross-field rules are checked afterwards against spanned values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::article::is_valid_id;
+use crate::feed::Format;
+
+/// A configuration error, already worded for a person: `file:line: key: problem`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(String);
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub site: Site,
+    pub store: StoreConfig,
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub cache: CacheConfig,
+    #[serde(default)]
+    pub feeds: FeedsConfig,
+    #[serde(default)]
+    pub boilerplate: BoilerplateConfig,
+    #[serde(default)]
+    pub sections: Vec<Section>,
+    pub languages: Vec<Language>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Site {
+    pub name: String,
+    /// The news site whose pages the items link to.
+    pub url: Url,
+    pub original_language: Spanned<LangCode>,
+    /// Dates in feeds are written in this zone, so every replica writes the same bytes.
+    pub time_zone: Tz,
+    /// Authority of the items' tag: URIs (RFC 4151), usually the site's domain.
+    pub tag_authority: TagAuthority,
+    /// Date part of the tag: URIs: a year or date when the authority was held.
+    pub tag_date: TagDate,
+    #[serde(default)]
+    pub rights: Option<String>,
+    #[serde(default)]
+    pub icon: Option<Url>,
+    #[serde(default)]
+    pub logo: Option<Url>,
+    /// WebSub hubs advertised in every feed.
+    #[serde(default)]
+    pub hubs: Vec<Url>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite file; relative to the configuration file's folder.
+    pub path: PathBuf,
+    /// Folder of article JSON files imported when the store is first created.
+    #[serde(default)]
+    pub seed: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Base of every URL Kabar writes about itself (self links, OPML, the index).
+    pub public_url: BaseUrl,
+    #[serde(default = "default_header_read_timeout")]
+    pub header_read_timeout_secs: NonZeroU64,
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: NonZeroUsize,
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: NonZeroUsize,
+}
+
+type NonZeroU64 = std::num::NonZeroU64;
+
+fn default_header_read_timeout() -> NonZeroU64 {
+    NonZeroU64::new(10).unwrap_or(NonZeroU64::MIN)
+}
+
+fn default_max_header_bytes() -> NonZeroUsize {
+    NonZeroUsize::new(16 * 1024).unwrap_or(NonZeroUsize::MIN)
+}
+
+fn default_max_body_bytes() -> NonZeroUsize {
+    NonZeroUsize::new(1024 * 1024).unwrap_or(NonZeroUsize::MIN)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Upper bound on the bytes of rendered bodies held (all encodings).
+    pub max_bytes: u64,
+    /// How long a render is kept; writes invalidate sooner.
+    pub ttl_secs: u64,
+    pub max_age_secs: u64,
+    pub stale_while_revalidate_secs: u64,
+    pub stale_if_error_secs: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_bytes: 64 * 1024 * 1024,
+            ttl_secs: 3600,
+            max_age_secs: 300,
+            stale_while_revalidate_secs: 60,
+            stale_if_error_secs: 86_400,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FeedsConfig {
+    /// Items per feed (the newest N).
+    pub items: NonZeroUsize,
+    /// Longest summary, in grapheme clusters.
+    pub summary_length: NonZeroUsize,
+    /// Longest derived title, in grapheme clusters.
+    pub title_length: NonZeroUsize,
+    /// RSS `<ttl>`: how long a reader may wait between polls.
+    pub ttl_minutes: u32,
+}
+
+impl Default for FeedsConfig {
+    fn default() -> Self {
+        FeedsConfig {
+            items: NonZeroUsize::new(50).unwrap_or(NonZeroUsize::MIN),
+            summary_length: NonZeroUsize::new(280).unwrap_or(NonZeroUsize::MIN),
+            title_length: NonZeroUsize::new(110).unwrap_or(NonZeroUsize::MIN),
+            ttl_minutes: 5,
+        }
+    }
+}
+
+/// Paragraphs dropped from every body, in every language.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BoilerplateConfig {
+    /// Whole paragraphs equal to one of these (share-button labels).
+    pub strip_labels: Vec<String>,
+    /// Paragraphs starting with one of these (pasted disclaimers).
+    pub strip_prefixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub slug: Spanned<Slug>,
+    /// The section's name in each language; a missing language falls back to the slug.
+    pub names: Spanned<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Language {
+    pub code: Spanned<LangCode>,
+    /// The language's name in its own script, for the index page and OPML.
+    pub name: String,
+    #[serde(default)]
+    pub direction: Direction,
+    pub title: String,
+    pub description: String,
+    /// The site's home page in this language; the site's URL when missing.
+    #[serde(default)]
+    pub home_url: Option<Url>,
+    /// Page of an article in this language: `{id}` and `{section}` are replaced.
+    pub page_url: PageUrl,
+    #[serde(default)]
+    pub strip_labels: Vec<String>,
+    #[serde(default)]
+    pub strip_prefixes: Vec<String>,
+    /// Shown at the end of a machine translation's content.
+    #[serde(default)]
+    pub machine_notice: Option<String>,
+    /// Shown at the end of a human translation's content.
+    #[serde(default)]
+    pub human_notice: Option<String>,
+    /// Text of the link to the original, after the notice.
+    #[serde(default)]
+    pub original_link: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    #[default]
+    Ltr,
+    Rtl,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ltr => "ltr",
+            Direction::Rtl => "rtl",
+        }
+    }
+}
+
+/// A BCP 47-style language code as used in routes: `id`, `en`, `zh`, `pt-br`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct LangCode(String);
+
+impl TryFrom<String> for LangCode {
+    type Error = String;
+    fn try_from(code: String) -> Result<Self, String> {
+        let mut parts = code.split('-');
+        let primary = parts.next().unwrap_or_default();
+        let primary_ok = (2..=3).contains(&primary.len())
+            && primary.bytes().all(|b| b.is_ascii_lowercase());
+        let rest_ok = parts.all(|p| {
+            (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+        if primary_ok && rest_ok {
+            Ok(LangCode(code))
+        } else {
+            Err(format!(
+                "{code:?} is not a language code (lowercase, like \"id\", \"en\" or \"pt-br\")"
+            ))
+        }
+    }
+}
+
+impl LangCode {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LangCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A section slug as used in routes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Slug(String);
+
+impl TryFrom<String> for Slug {
+    type Error = String;
+    fn try_from(slug: String) -> Result<Self, String> {
+        // Slugs share a path segment with feed file names, so those are reserved.
+        let reserved = Format::ALL.iter().any(|f| f.file_name() == slug);
+        if is_valid_id(&slug) && slug.len() <= 64 && !reserved {
+            Ok(Slug(slug))
+        } else {
+            Err(format!(
+                "{slug:?} is not a section slug (a-z, 0-9 and '-', at most 64 characters)"
+            ))
+        }
+    }
+}
+
+impl Slug {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An absolute http(s) URL ending in `/`, so paths can be appended to it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct BaseUrl(String);
+
+impl TryFrom<String> for BaseUrl {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let url = Url::parse(&s).map_err(|e| format!("{s:?} is not an absolute URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+            return Err(format!("{s:?} must be an http(s) URL without a query"));
+        }
+        let mut base = url.to_string();
+        if !base.ends_with('/') {
+            base.push('/');
+        }
+        Ok(BaseUrl(base))
+    }
+}
+
+impl BaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `self` followed by `path` (which must not start with `/`).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
+
+/// A page URL pattern with `{id}` (required) and `{section}` placeholders.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PageUrl(String);
+
+impl TryFrom<String> for PageUrl {
+    type Error = String;
+    fn try_from(pattern: String) -> Result<Self, String> {
+        if !pattern.contains("{id}") {
+            return Err(format!("{pattern:?} must contain {{id}}"));
+        }
+        let sample = pattern.replace("{id}", "x").replace("{section}", "x");
+        match Url::parse(&sample) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(PageUrl(pattern)),
+            _ => Err(format!("{pattern:?} is not an absolute http(s) URL pattern")),
+        }
+    }
+}
+
+impl PageUrl {
+    /// The page of article `id` in `section` (articles without one use `news`).
+    pub fn expand(&self, id: &str, section: Option<&str>) -> String {
+        self.0
+            .replace("{id}", id)
+            .replace("{section}", section.unwrap_or("news"))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TagAuthority(pub String);
+
+impl TryFrom<String> for TagAuthority {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        // RFC 4151: a DNS name or an email address, lowercase.
+        let ok = !s.is_empty()
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.@".contains(&b));
+        if ok {
+            Ok(TagAuthority(s))
+        } else {
+            Err(format!("{s:?} is not a tag authority (a lowercase domain name)"))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TagDate(pub String);
+
+impl TryFrom<String> for TagDate {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        // RFC 4151: YYYY, YYYY-MM or YYYY-MM-DD.
+        let ok = match s.len() {
+            4 => s.bytes().all(|b| b.is_ascii_digit()),
+            7 => chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok(),
+            10 => chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok(),
+            _ => false,
+        };
+        if ok {
+            Ok(TagDate(s))
+        } else {
+            Err(format!("{s:?} is not a tag date (YYYY, YYYY-MM or YYYY-MM-DD)"))
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks the configuration file; relative store paths are resolved
+    /// against the file's folder so Kabar can be started from anywhere.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let mut config = Config::parse(&source, &path.display().to_string())?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        config.resolve_paths(dir);
+        Ok(config)
+    }
+
+    /// Parses configuration text; `file` names it in errors.
+    pub fn parse(source: &str, file: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(source).map_err(|e| {
+            let located = Located { source, file };
+            located.error(e.span(), e.message())
+        })?;
+        config.check(&Located { source, file })?;
+        Ok(config)
+    }
+
+    fn resolve_paths(&mut self, dir: &Path) {
+        if self.store.path.is_relative() {
+            self.store.path = dir.join(&self.store.path);
+        }
+        if let Some(seed) = &self.store.seed
+            && seed.is_relative()
+        {
+            self.store.seed = Some(dir.join(seed));
+        }
+    }
+
+    /// Cross-field rules TOML cannot express.
+    fn check(&self, at: &Located) -> Result<(), ConfigError> {
+        if self.languages.is_empty() {
+            return Err(at.error(None, "languages: at least one [[languages]] table is required"));
+        }
+        for (i, lang) in self.languages.iter().enumerate() {
+            if self.languages[..i].iter().any(|l| l.code.get_ref() == lang.code.get_ref()) {
+                return Err(at.error(
+                    Some(lang.code.span()),
+                    &format!("languages.code: {} is declared twice", lang.code.get_ref()),
+                ));
+            }
+        }
+        let original = &self.site.original_language;
+        if self.language(original.get_ref().as_str()).is_none() {
+            return Err(at.error(
+                Some(original.span()),
+                &format!(
+                    "site.original_language: {original} has no [[languages]] table",
+                    original = original.get_ref()
+                ),
+            ));
+        }
+        for lang in self.languages.iter().filter(|l| l.code.get_ref() != original.get_ref()) {
+            // A translated item must tell its reader so, in the reader's language.
+            let missing = [
+                ("machine_notice", &lang.machine_notice),
+                ("human_notice", &lang.human_notice),
+                ("original_link", &lang.original_link),
+            ]
+            .into_iter()
+            .find(|(_, value)| value.as_deref().is_none_or(|v| v.trim().is_empty()));
+            if let Some((key, _)) = missing {
+                return Err(at.error(
+                    Some(lang.code.span()),
+                    &format!(
+                        "languages.{key}: the {} table needs a {key}, shown on its translated items",
+                        lang.code.get_ref()
+                    ),
+                ));
+            }
+        }
+        for (i, section) in self.sections.iter().enumerate() {
+            if self.sections[..i].iter().any(|s| s.slug.get_ref() == section.slug.get_ref()) {
+                return Err(at.error(
+                    Some(section.slug.span()),
+                    &format!("sections.slug: {} is declared twice", section.slug.get_ref().as_str()),
+                ));
+            }
+            for code in section.names.get_ref().keys() {
+                if self.language(code).is_none() {
+                    return Err(at.error(
+                        Some(section.names.span()),
+                        &format!(
+                            "sections.names: {code:?} is not a configured language ({})",
+                            self.language_codes().join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn language(&self, code: &str) -> Option<&Language> {
+        self.languages.iter().find(|l| l.code.get_ref().as_str() == code)
+    }
+
+    pub fn section(&self, slug: &str) -> Option<&Section> {
+        self.sections.iter().find(|s| s.slug.get_ref().as_str() == slug)
+    }
+
+    pub fn language_codes(&self) -> Vec<&str> {
+        self.languages.iter().map(Language::code).collect()
+    }
+
+    pub fn section_slugs(&self) -> Vec<&str> {
+        self.sections.iter().map(Section::slug).collect()
+    }
+
+    pub fn original_language(&self) -> &str {
+        self.site.original_language.get_ref().as_str()
+    }
+
+    /// The public URL of a feed.
+    pub fn feed_url(&self, lang: &str, section: Option<&str>, format: Format) -> String {
+        self.server.public_url.join(&feed_path(lang, section, format)[1..])
+    }
+}
+
+/// The route of a feed, starting with `/`.
+pub fn feed_path(lang: &str, section: Option<&str>, format: Format) -> String {
+    match section {
+        Some(section) => format!("/{lang}/{section}/{}", format.file_name()),
+        None => format!("/{lang}/{}", format.file_name()),
+    }
+}
+
+impl Language {
+    pub fn code(&self) -> &str {
+        self.code.get_ref().as_str()
+    }
+}
+
+impl Section {
+    pub fn slug(&self) -> &str {
+        self.slug.get_ref().as_str()
+    }
+
+    /// The section's name in `lang`, or its slug when none is configured.
+    pub fn name(&self, lang: &str) -> &str {
+        self.names
+            .get_ref()
+            .get(lang)
+            .map_or(self.slug(), String::as_str)
+    }
+}
+
+/// The configuration text, for turning byte spans into `file:line:column`.
+struct Located<'a> {
+    source: &'a str,
+    file: &'a str,
+}
+
+impl Located<'_> {
+    fn error(&self, span: Option<Range<usize>>, message: &str) -> ConfigError {
+        let Some(span) = span else {
+            return ConfigError(format!("{}: {message}", self.file));
+        };
+        let start = span.start.min(self.source.len());
+        let before = &self.source[..self.source.floor_char_boundary(start)];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let text = self.source.lines().nth(line - 1).unwrap_or("").trim_end();
+        ConfigError(format!(
+            "{}:{line}:{column}: {}\n    {line} | {text}",
+            self.file,
+            message.trim_end()
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUNDLED: &str = include_str!("../feeds.toml");
+
+    fn parse(source: &str) -> Result<Config, String> {
+        Config::parse(source, "feeds.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_bundled_configuration_is_valid() {
+        let config = parse(BUNDLED).expect("bundled feeds.toml");
+        assert_eq!(config.language_codes(), ["id", "en", "zh", "ja", "ar", "fr"]);
+        assert_eq!(config.original_language(), "id");
+        assert_eq!(config.section("world").map(|s| s.name("fr")), Some("Monde"));
+        assert_eq!(config.language("ar").map(|l| l.direction), Some(Direction::Rtl));
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_and_key() {
+        let source = BUNDLED.replace("ttl_minutes = 5", "ttl_minutes = 5\ncolour = \"blue\"");
+        let err = parse(&source).unwrap_err();
+        let line = source.lines().position(|l| l.starts_with("colour")).unwrap() + 1;
+        assert!(err.starts_with(&format!("feeds.toml:{line}:")), "{err}");
+        assert!(err.contains("colour"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_line() {
+        let source = BUNDLED.replace("time_zone = \"Asia/Jakarta\"", "time_zone = \"Asia/Atlantis\"");
+        let err = parse(&source).unwrap_err();
+        let line = source.lines().position(|l| l.starts_with("time_zone")).unwrap() + 1;
+        assert!(err.starts_with(&format!("feeds.toml:{line}:")), "{err}");
+        assert!(err.contains("time_zone"), "{err}");
+
+        let source = BUNDLED.replace("items = 50", "items = 0");
+        let err = parse(&source).unwrap_err();
+        assert!(err.contains("items = 0"), "{err}");
+
+        let source = BUNDLED.replace("code = \"fr\"", "code = \"FR\"");
+        let err = parse(&source).unwrap_err();
+        assert!(err.contains("not a language code"), "{err}");
+    }
+
+    #[test]
+    fn cross_field_errors_point_at_the_value() {
+        let source = BUNDLED.replace("code = \"fr\"", "code = \"en\"");
+        let err = parse(&source).unwrap_err();
+        assert!(err.contains("en is declared twice"), "{err}");
+        assert!(err.contains("code = \"en\""), "{err}");
+
+        let source = BUNDLED.replace("fr = \"Sport\"", "xx = \"Sport\"");
+        let err = parse(&source).unwrap_err();
+        assert!(err.contains("\"xx\" is not a configured language"), "{err}");
+
+        let source = BUNDLED.replace("original_language = \"id\"", "original_language = \"ms\"");
+        let err = parse(&source).unwrap_err();
+        assert!(err.contains("ms has no [[languages]] table"), "{err}");
+    }
+
+    #[test]
+    fn page_urls_expand() {
+        let config = parse(BUNDLED).unwrap();
+        let fr = config.language("fr").unwrap();
+        assert_eq!(
+            fr.page_url.expand("a-1", Some("world")),
+            "https://kabar.example/fr/world/a-1"
+        );
+        assert_eq!(
+            config.feed_url("fr", Some("world"), Format::Atom),
+            "http://127.0.0.1:8080/fr/world/atom.xml"
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! One request in, one response out: routing, methods, conditional GET and
+//! content negotiation. Serving a cached resource clones a few `Bytes` and
+//! header values; nothing is rendered or allocated per byte of body.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, CACHE_CONTROL,
+    CONTENT_ENCODING, CONTENT_TYPE, ETAG, HOST, HeaderValue, LAST_MODIFIED, LINK, VARY,
+    X_CONTENT_TYPE_OPTIONS,
+};
+use hyper::{Method, Request, Response, StatusCode, Version};
+
+use super::negotiate;
+use super::routes::{self, Route, RouteError};
+use crate::app::App;
+use crate::cache::Resource;
+use crate::metrics;
+use crate::store::ArticleStore;
+
+pub type Body = Full<Bytes>;
+
+/// Entry point for hyper: never fails, never panics on input.
+pub async fn handle<S: ArticleStore>(
+    app: Arc<App<S>>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let (route, response) = respond(&app, &req).await;
+    app.metrics.request(route, response.status().as_u16());
+    Ok(response)
+}
+
+async fn respond<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Route, Response<Body>) {
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is malformed.
+    if req.version() == Version::HTTP_11 && !req.headers().contains_key(HOST) {
+        return (metrics::Route::Unknown, text(StatusCode::BAD_REQUEST, "400 Bad Request: no Host header.\n"));
+    }
+    let route = match routes::route(&app.config, req.uri().path()) {
+        Ok(route) => route,
+        Err(RouteError::BadRequest(body)) => return (metrics::Route::Unknown, text(StatusCode::BAD_REQUEST, body)),
+        Err(RouteError::NotFound(body)) => return (metrics::Route::Unknown, text(StatusCode::NOT_FOUND, body)),
+    };
+    let metric = route.metric();
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed: use GET or HEAD.\n");
+        response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return (metric, response);
+    }
+    let response = match route {
+        Route::Resource(resource) => resource_response(app, req, resource).await,
+        Route::Health => text(StatusCode::OK, "ok\n"),
+        Route::Ready => match app.store.ping().await {
+            Ok(()) => text(StatusCode::OK, "ready\n"),
+            Err(error) => {
+                tracing::warn!(%error, "readiness check: the store does not answer");
+                text(StatusCode::SERVICE_UNAVAILABLE, "not ready: the store does not answer\n")
+            }
+        },
+        Route::Metrics => {
+            let mut response = text(StatusCode::OK, app.metrics.exposition());
+            response.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
+    };
+    (metric, response)
+}
+
+async fn resource_response<S: ArticleStore>(
+    app: &App<S>,
+    req: &Request<Incoming>,
+    resource: Resource,
+) -> Response<Body> {
+    let rep = match app.cache.get(resource).await {
+        Ok(rep) => rep,
+        Err(_) => {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "503 Service Unavailable: the feed cannot be built right now; try again shortly.\n",
+            );
+        }
+    };
+    let encoding = negotiate::encoding(req.headers());
+    let body = rep.body(encoding);
+    let not_modified = negotiate::not_modified(req.headers(), &body.etag, rep.last_modified.as_ref());
+    let mut response = if not_modified {
+        empty(StatusCode::NOT_MODIFIED)
+    } else {
+        // For HEAD, hyper sends these headers (Content-Length included) and no body.
+        let mut response = Response::new(Full::new(body.bytes.clone()));
+        response.headers_mut().insert(CONTENT_TYPE, rep.content_type.clone());
+        if let Some(token) = encoding.token() {
+            response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static(token));
+        }
+        response
+    };
+    let headers = response.headers_mut();
+    headers.insert(ETAG, body.etag.clone());
+    if let Some(modified) = &rep.last_modified {
+        headers.insert(LAST_MODIFIED, modified.header.clone());
+    }
+    if let Some(link) = &rep.link {
+        headers.insert(LINK, link.clone());
+    }
+    headers.insert(CACHE_CONTROL, app.cache_control.clone());
+    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("ETag, Last-Modified, Link"),
+    );
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    response
+}

@@ -1,0 +1,99 @@
+//! The HTTP server: accepts connections, bounds how long a client may take to
+//! speak, serves HTTP/1.1 and HTTP/2 through hyper, and drains in-flight
+//! requests on shutdown.
+
+mod handler;
+mod negotiate;
+mod routes;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::app::App;
+use crate::store::ArticleStore;
+
+/// hyper refuses read buffers smaller than this.
+const MIN_BUF_SIZE: usize = 8192;
+
+/// How long in-flight requests may run after a shutdown signal.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting,
+/// lets in-flight requests finish (up to [`DRAIN_TIMEOUT`]) and returns.
+pub async fn serve<S: ArticleStore>(
+    listener: TcpListener,
+    app: Arc<App<S>>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let header_timeout = Duration::from_secs(app.config.server.header_read_timeout_secs.get());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // Without a timer hyper's header-read timeout is silently off.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(app.config.server.max_header_bytes.get().max(MIN_BUF_SIZE));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(app.config.server.max_header_bytes.get()).unwrap_or(u32::MAX));
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    tokio::spawn(connection(
+                        stream,
+                        builder.clone(),
+                        Arc::clone(&app),
+                        header_timeout,
+                        graceful.watcher(),
+                    ));
+                }
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("in-flight requests did not finish in {DRAIN_TIMEOUT:?}; closing them");
+    }
+}
+
+/// Serves one connection once the client has sent its first byte.
+async fn connection<S: ArticleStore>(
+    stream: TcpStream,
+    builder: auto::Builder<TokioExecutor>,
+    app: Arc<App<S>>,
+    header_timeout: Duration,
+    watcher: Watcher,
+) {
+    // Small responses must not wait for Nagle's algorithm.
+    let _ = stream.set_nodelay(true);
+    // The auto builder reads to tell HTTP/1 from HTTP/2 before hyper's header
+    // timer starts: bound that first read ourselves.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => return,
+    }
+    let service = service_fn(move |req| handler::handle(Arc::clone(&app), req));
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    if let Err(error) = watcher.watch(conn).await {
+        tracing::debug!(%error, "connection ended with an error");
+    }
+}

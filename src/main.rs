@@ -1,0 +1,224 @@
+//! The `kabar` command: serve feeds, import articles, check the configuration,
+//! render one feed to stdout.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use kabar::cache::Resource;
+use kabar::config::Config;
+use kabar::feed::Format;
+use kabar::{App, app, http, import};
+
+#[derive(Parser)]
+#[command(name = "kabar", version, about = "Multilingual RSS, Atom and JSON Feed server")]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the feeds (the default).
+    Serve(ServeArgs),
+    /// Import articles: a folder of JSON files or a JSON Lines file.
+    Import {
+        path: PathBuf,
+        #[arg(long, default_value = "feeds.toml")]
+        config: PathBuf,
+        /// SQLite file to import into, instead of the configured one.
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Check a configuration file without serving.
+    CheckConfig {
+        #[arg(default_value = "feeds.toml")]
+        path: PathBuf,
+    },
+    /// Print one feed to stdout: the same bytes the server sends.
+    Render {
+        lang: String,
+        /// rss, atom or json.
+        format: String,
+        #[arg(long)]
+        section: Option<String>,
+        #[arg(long, default_value = "feeds.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args, Default)]
+struct ServeArgs {
+    #[arg(long, default_value = "feeds.toml")]
+    config: PathBuf,
+    /// Address to listen on, instead of the configured one.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// SQLite file, instead of the configured one.
+    #[arg(long)]
+    store: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kabar: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve(ServeArgs {
+        config: PathBuf::from("feeds.toml"),
+        ..ServeArgs::default()
+    }));
+    match runtime.block_on(run(command)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("kabar: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KABAR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Import { path, config, store } => import(&path, &config, store.as_deref()).await,
+        Command::CheckConfig { path } => {
+            let config = load_config(&path)?;
+            println!(
+                "{}: ok ({} languages, {} sections)",
+                path.display(),
+                config.languages.len(),
+                config.sections.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Render {
+            lang,
+            format,
+            section,
+            config,
+            store,
+        } => render(&lang, &format, section.as_deref(), &config, store.as_deref())
+            .await
+            .map(|()| ExitCode::SUCCESS),
+    }
+}
+
+fn load_config(path: &Path) -> anyhow::Result<Config> {
+    Ok(Config::load(path)?)
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Arc::new(load_config(&args.config)?);
+    let store = Arc::new(app::open_sqlite(&config, args.store.as_deref()).await?);
+    let addr = args.listen.unwrap_or(config.server.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr().context("cannot read the listening address")?;
+    tracing::info!("listening on http://{local}/");
+    let app = App::new(config, store);
+    http::serve(listener, app, shutdown_signal()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+async fn import(path: &Path, config: &Path, store: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let config = load_config(config)?;
+    let store = app::open_sqlite(&config, store).await?;
+    let report = import::import_path(&store, &config, path).await?;
+    for failure in &report.failed {
+        eprintln!("{}: {}", failure.record, failure.reason);
+    }
+    println!("imported {} articles, {} refused", report.imported, report.failed.len());
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn render(
+    lang: &str,
+    format: &str,
+    section: Option<&str>,
+    config: &Path,
+    store: Option<&Path>,
+) -> anyhow::Result<()> {
+    let config = Arc::new(load_config(config)?);
+    let Some(format) = Format::ALL.into_iter().find(|f| f.name() == format) else {
+        bail!("unknown format {format:?}: rss, atom or json");
+    };
+    let Some(lang) = config.languages.iter().position(|l| l.code() == lang) else {
+        bail!("unknown language {lang:?}: {}", config.language_codes().join(", "));
+    };
+    let section = match section {
+        Some(slug) => match config.sections.iter().position(|s| s.slug() == slug) {
+            Some(i) => Some(i),
+            None => bail!("unknown section {slug:?}: {}", config.section_slugs().join(", ")),
+        },
+        None => None,
+    };
+    let store = Arc::new(app::open_sqlite(&config, store).await?);
+    let app = App::new(config, store);
+    let rep = app
+        .cache
+        .get(Resource::Feed { lang, section, format })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot build the feed: {e}"))?;
+    std::io::stdout().write_all(&rep.identity.bytes)?;
+    Ok(())
+}

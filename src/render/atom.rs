@@ -1,0 +1,186 @@
+//! Atom 1.0 (RFC 4287), written with `atom_syndication`.
+//!
+//! Each entry has exactly one `rel="alternate"` link, its own page: feedparser and
+//! newsboat take the last alternate as the item's link, so the original is named
+//! with `rel="via"` and the other translations with `rel="related"`.
+
+use std::collections::BTreeMap;
+
+use atom_syndication::extension::{Extension, ExtensionMap};
+use atom_syndication::{
+    Category, Content, Entry, FixedDateTime, Generator, Link, Person, Text, TextType,
+};
+
+use super::{GENERATOR, RenderError};
+use crate::config::Config;
+use crate::feed::{Feed, Format, Item};
+
+const DC_NS: &str = "http://purl.org/dc/elements/1.1/";
+
+pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
+    let atom = atom_syndication::Feed {
+        title: Text::plain(feed.title.clone()),
+        id: feed.id.clone(),
+        updated: fixed(feed.updated),
+        generator: Some(Generator {
+            value: GENERATOR.to_owned(),
+            uri: None,
+            version: None,
+        }),
+        icon: config.site.icon.as_ref().map(ToString::to_string),
+        logo: config.site.logo.as_ref().map(ToString::to_string),
+        links: feed_links(feed, config),
+        rights: config.site.rights.as_ref().map(|r| Text::plain(r.clone())),
+        subtitle: Some(Text::plain(feed.description.clone())),
+        categories: feed
+            .section
+            .iter()
+            .map(|s| Category {
+                term: s.slug.clone(),
+                scheme: None,
+                label: Some(s.name.clone()),
+            })
+            .collect(),
+        entries: feed.items.iter().map(|i| entry(i, &feed.translation_scheme)).collect(),
+        namespaces: BTreeMap::from([("dc".to_owned(), DC_NS.to_owned())]),
+        lang: Some(feed.lang.clone()),
+        ..atom_syndication::Feed::default()
+    };
+    let mut out = Vec::with_capacity(64 * 1024);
+    atom.write_to(&mut out)?;
+    Ok(out)
+}
+
+fn fixed<Tz: chrono::TimeZone>(time: chrono::DateTime<Tz>) -> FixedDateTime {
+    time.fixed_offset()
+}
+
+fn feed_links(feed: &Feed, config: &Config) -> Vec<Link> {
+    let mut links = vec![
+        Link {
+            href: feed.urls.get(Format::Atom).to_owned(),
+            rel: "self".to_owned(),
+            mime_type: Some(Format::Atom.media_type().to_owned()),
+            ..Link::default()
+        },
+        Link {
+            href: feed.home_url.clone(),
+            rel: "alternate".to_owned(),
+            mime_type: Some("text/html".to_owned()),
+            hreflang: Some(feed.lang.clone()),
+            ..Link::default()
+        },
+    ];
+    links.extend(config.site.hubs.iter().map(|hub| Link {
+        href: hub.to_string(),
+        rel: "hub".to_owned(),
+        ..Link::default()
+    }));
+    links
+}
+
+fn entry(item: &Item, scheme: &str) -> Entry {
+    // Entries have no xml:lang of their own in atom_syndication: put it on the texts.
+    let lang = Some(item.lang.clone());
+    let mut categories: Vec<Category> = item
+        .section
+        .iter()
+        .map(|s| Category {
+            term: s.slug.clone(),
+            scheme: None,
+            label: Some(s.name.clone()),
+        })
+        .chain(item.tags.iter().map(|t| Category {
+            term: t.clone(),
+            scheme: None,
+            label: None,
+        }))
+        .collect();
+    categories.push(Category {
+        term: item.translation.as_str().to_owned(),
+        scheme: Some(scheme.to_owned()),
+        label: None,
+    });
+    Entry {
+        title: Text {
+            value: item.title.clone(),
+            lang: lang.clone(),
+            ..Text::default()
+        },
+        id: item.id.clone(),
+        updated: fixed(item.updated),
+        published: Some(fixed(item.published)),
+        authors: item
+            .authors
+            .iter()
+            .map(|a| Person {
+                name: a.name.clone(),
+                email: a.email.clone(),
+                uri: a.url.as_ref().map(ToString::to_string),
+                extensions: ExtensionMap::default(),
+            })
+            .collect(),
+        categories,
+        links: entry_links(item),
+        summary: Some(Text {
+            value: item.summary.clone(),
+            lang: lang.clone(),
+            r#type: TextType::Text,
+            ..Text::default()
+        }),
+        content: Some(Content {
+            value: Some(item.content_html.clone()),
+            lang,
+            content_type: Some("html".to_owned()),
+            ..Content::default()
+        }),
+        extensions: dc_identifier(item),
+        ..Entry::default()
+    }
+}
+
+fn entry_links(item: &Item) -> Vec<Link> {
+    let html = || Some("text/html".to_owned());
+    let mut links = vec![Link {
+        href: item.link.clone(),
+        rel: "alternate".to_owned(),
+        hreflang: Some(item.lang.clone()),
+        mime_type: html(),
+        ..Link::default()
+    }];
+    links.extend(item.original.iter().map(|o| Link {
+        href: o.url.clone(),
+        rel: "via".to_owned(),
+        hreflang: Some(o.lang.clone()),
+        mime_type: html(),
+        ..Link::default()
+    }));
+    links.extend(item.related.iter().map(|r| Link {
+        href: r.url.clone(),
+        rel: "related".to_owned(),
+        hreflang: Some(r.lang.clone()),
+        mime_type: html(),
+        ..Link::default()
+    }));
+    links.extend(item.image.iter().map(|image| Link {
+        href: image.url.to_string(),
+        rel: "enclosure".to_owned(),
+        mime_type: Some(image.mime_type.clone()),
+        length: image.length.map(|l| l.to_string()),
+        ..Link::default()
+    }));
+    links
+}
+
+/// `dc:identifier` names the article shared by every language version.
+fn dc_identifier(item: &Item) -> ExtensionMap {
+    let identifier = Extension {
+        name: "dc:identifier".to_owned(),
+        value: Some(item.article_uri.clone()),
+        ..Extension::default()
+    };
+    BTreeMap::from([(
+        "dc".to_owned(),
+        BTreeMap::from([("identifier".to_owned(), vec![identifier])]),
+    )])
+}

@@ -1,0 +1,67 @@
+//! Renderers: one [`Feed`] into RSS 2.0, Atom 1.0 or JSON Feed 1.1 bytes, and the
+//! site-wide OPML list and HTML index.
+//!
+//! Renderers only encode: every decision about content was made by the builder,
+//! and the same input always gives the same bytes (no clock, no random order).
+
+mod atom;
+mod index;
+mod json;
+mod opml;
+mod rss;
+
+use crate::config::Config;
+use crate::feed::{Feed, Format};
+
+pub use index::render as index;
+pub use opml::render as opml;
+
+/// The `generator` every feed names.
+pub const GENERATOR: &str = concat!("Kabar ", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("RSS: {0}")]
+    Rss(#[from] ::rss::Error),
+    #[error("Atom: {0}")]
+    Atom(#[from] ::atom_syndication::Error),
+    #[error("JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// The bytes of `feed` in `format`.
+pub fn feed(feed: &Feed, format: Format, config: &Config) -> Result<Vec<u8>, RenderError> {
+    match format {
+        Format::Rss => rss::render(feed, config),
+        Format::Atom => atom::render(feed, config),
+        Format::Json => json::render(feed, config),
+    }
+}
+
+/// Every feed the configuration defines, in a stable order: per language, the
+/// language-wide feed, then one per section.
+pub fn all_feeds(config: &Config) -> Vec<FeedEntry<'_>> {
+    let mut feeds = Vec::new();
+    for lang in &config.languages {
+        feeds.push(FeedEntry {
+            lang: lang.code(),
+            section: None,
+            title: lang.title.clone(),
+        });
+        for section in &config.sections {
+            feeds.push(FeedEntry {
+                lang: lang.code(),
+                section: Some(section.slug()),
+                title: format!("{} — {}", lang.title, section.name(lang.code())),
+            });
+        }
+    }
+    feeds
+}
+
+/// One configured feed (in every format), for the OPML list and the index.
+pub struct FeedEntry<'a> {
+    pub lang: &'a str,
+    pub section: Option<&'a str>,
+    pub title: String,
+}

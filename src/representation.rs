@@ -1,0 +1,166 @@
+//! A rendered resource in every content coding, with the header values that go
+//! with it, computed once at render time so that serving a hit allocates nothing.
+
+use std::io::Write;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use chrono::{DateTime, TimeZone};
+use hyper::header::HeaderValue;
+
+/// Brotli quality: 5 keeps a cold render of a 50-item feed within a few
+/// milliseconds while still beating gzip's size.
+const BROTLI_QUALITY: u32 = 5;
+/// Brotli window (log2 of bytes): 4 MiB covers any feed in one window.
+const BROTLI_WINDOW: u32 = 22;
+/// Gzip level: 6 is within a few percent of 9's size at a third of its cost.
+const GZIP_LEVEL: u32 = 6;
+
+/// A content coding Kabar can send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+impl Encoding {
+    /// The `Content-Encoding` token; `None` for identity.
+    pub fn token(self) -> Option<&'static str> {
+        match self {
+            Encoding::Identity => None,
+            Encoding::Gzip => Some("gzip"),
+            Encoding::Brotli => Some("br"),
+        }
+    }
+}
+
+/// One body and its strong ETag.
+#[derive(Debug, Clone)]
+pub struct Body {
+    pub bytes: Bytes,
+    /// Strong validator: a hash of exactly these bytes (RFC 9110 §8.8.3), so each
+    /// coding has its own.
+    pub etag: HeaderValue,
+}
+
+impl Body {
+    fn new(bytes: Vec<u8>) -> Body {
+        let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
+        let etag = HeaderValue::from_str(&format!("\"{hash:032x}\""))
+            .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
+        Body {
+            bytes: Bytes::from(bytes),
+            etag,
+        }
+    }
+}
+
+/// A resource ready to serve: content type, the three codings, Last-Modified.
+#[derive(Debug)]
+pub struct Representation {
+    pub content_type: HeaderValue,
+    pub identity: Body,
+    pub gzip: Body,
+    pub brotli: Body,
+    /// The feed's updated time, to whole seconds (HTTP dates have no fractions).
+    pub last_modified: Option<LastModified>,
+    /// `Link` header: self and hubs (WebSub discovery); `None` when not a feed.
+    pub link: Option<HeaderValue>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LastModified {
+    pub time: SystemTime,
+    pub header: HeaderValue,
+}
+
+impl Representation {
+    /// Compresses `body` into every coding and hashes each.
+    pub fn new<Tz: TimeZone>(
+        content_type: &'static str,
+        body: Vec<u8>,
+        updated: Option<DateTime<Tz>>,
+        link: Option<HeaderValue>,
+    ) -> Representation {
+        let gzip = gzip(&body);
+        let brotli = brotli(&body);
+        Representation {
+            content_type: HeaderValue::from_static(content_type),
+            identity: Body::new(body),
+            gzip: Body::new(gzip),
+            brotli: Body::new(brotli),
+            last_modified: updated.map(last_modified),
+            link,
+        }
+    }
+
+    pub fn body(&self, encoding: Encoding) -> &Body {
+        match encoding {
+            Encoding::Identity => &self.identity,
+            Encoding::Gzip => &self.gzip,
+            Encoding::Brotli => &self.brotli,
+        }
+    }
+
+    /// Bytes held, for the cache's size bound.
+    pub fn weight(&self) -> u32 {
+        let total = self.identity.bytes.len() + self.gzip.bytes.len() + self.brotli.bytes.len();
+        u32::try_from(total + 1024).unwrap_or(u32::MAX)
+    }
+}
+
+fn last_modified<Tz: TimeZone>(updated: DateTime<Tz>) -> LastModified {
+    let secs = u64::try_from(updated.timestamp()).unwrap_or(0);
+    let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    let header = HeaderValue::from_str(&httpdate::fmt_http_date(time))
+        .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"));
+    LastModified { time, header }
+}
+
+/// Gzip with a zero mtime and no name, so the bytes depend on the input alone.
+fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::GzBuilder::new().write(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::new(GZIP_LEVEL),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(body);
+    encoder.finish().unwrap_or_default()
+}
+
+fn brotli(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() / 4);
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
+        let _ = writer.write_all(body);
+        let _ = writer.flush();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn codings_decode_to_the_identity_body_and_have_their_own_etags() {
+        let body = "<rss>ça marche — 日本語 — عربي</rss>".repeat(200).into_bytes();
+        let rep = Representation::new::<chrono::Utc>("text/plain", body.clone(), None, None);
+        let mut gunzipped = Vec::new();
+        flate2::read::GzDecoder::new(&rep.gzip.bytes[..])
+            .read_to_end(&mut gunzipped)
+            .unwrap();
+        let mut unbrotlied = Vec::new();
+        brotli::Decompressor::new(&rep.brotli.bytes[..], 4096)
+            .read_to_end(&mut unbrotlied)
+            .unwrap();
+        assert_eq!(gunzipped, body);
+        assert_eq!(unbrotlied, body);
+        assert_ne!(rep.identity.etag, rep.gzip.etag);
+        assert_ne!(rep.gzip.etag, rep.brotli.etag);
+        let again = Representation::new::<chrono::Utc>("text/plain", body, None, None);
+        assert_eq!(again.gzip.bytes, rep.gzip.bytes, "compression is deterministic");
+    }
+}

@@ -1,0 +1,420 @@
+//! The embedded store: one SQLite file in WAL mode.
+//!
+//! Writes go through a single connection (SQLite has one writer anyway); reads
+//! use a small pool of read-only connections, which WAL lets run beside a write.
+//! Every call runs on tokio's blocking pool so the async runtime never waits on disk.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
+use tokio::sync::Semaphore;
+
+use super::{ArticleMeta, ArticleStore, FeedQuery, FeedRow, Sibling, StoreError};
+use crate::article::{Article, BodyFormat, Translation, Version};
+
+/// Read connections kept open; more readers than cores would only contend.
+const MAX_READERS: usize = 4;
+
+/// The schema version this binary writes; `PRAGMA user_version` records it.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Schema 1. `versions` repeats the article's section and publish time so that
+/// "newest N in language L (and section S)" is one range scan of an index,
+/// whatever the number of articles.
+const SCHEMA_V1: &str = "
+CREATE TABLE articles (
+    id           TEXT PRIMARY KEY,
+    section      TEXT,
+    published    TEXT NOT NULL,
+    published_ms INTEGER NOT NULL,
+    updated      TEXT,
+    tags         TEXT NOT NULL,
+    authors      TEXT NOT NULL,
+    image        TEXT
+) STRICT;
+CREATE TABLE versions (
+    article_id   TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    lang         TEXT NOT NULL,
+    section      TEXT,
+    published_ms INTEGER NOT NULL,
+    translation  TEXT NOT NULL,
+    url          TEXT,
+    updated      TEXT,
+    title        TEXT,
+    summary      TEXT,
+    format       TEXT NOT NULL,
+    body         TEXT NOT NULL,
+    PRIMARY KEY (article_id, lang)
+) STRICT;
+CREATE INDEX versions_by_language ON versions (lang, published_ms DESC, article_id);
+CREATE INDEX versions_by_section ON versions (lang, section, published_ms DESC, article_id);
+";
+
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    /// The one write connection; the mutex is SQLite's single-writer rule made explicit.
+    writer: Mutex<Connection>,
+    /// Idle read connections, reused so each read skips opening the file.
+    readers: Mutex<Vec<Connection>>,
+    /// Caps concurrent reads at [`MAX_READERS`] blocking threads.
+    read_permits: Semaphore,
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file and its folder if needed and
+    /// bringing the schema up to date. Returns whether the store was just created.
+    pub fn open(path: &Path) -> Result<(SqliteStore, bool), StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let mut writer = Connection::open(path)?;
+        configure(&writer)?;
+        // WAL lets readers run beside the writer; FULL makes each commit durable
+        // before we answer, as the write API promises.
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        writer.pragma_update(None, "synchronous", "FULL")?;
+        let created = migrate(&mut writer)?;
+        let store = SqliteStore {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(writer),
+                readers: Mutex::new(Vec::new()),
+                read_permits: Semaphore::new(MAX_READERS),
+            }),
+        };
+        Ok((store, created))
+    }
+
+    /// Runs `f` on a pooled read connection on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _permit = self
+            .inner
+            .read_permits
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?;
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let pooled = lock(&inner.readers).pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => open_reader(&inner.path)?,
+            };
+            let result = f(&conn);
+            lock(&inner.readers).push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` on the write connection on the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+/// A poisoned lock only means another thread panicked mid-call; the connection
+/// itself is still sound (SQLite rolls back an unfinished transaction).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn open_reader(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`]; returns true when it was created.
+fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "the store has schema version {version}, newer than this Kabar's {SCHEMA_VERSION}"
+        )));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(false);
+    }
+    let tx = conn.transaction()?;
+    tx.execute_batch(SCHEMA_V1)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+impl ArticleStore for SqliteStore {
+    async fn feed_rows(&self, query: FeedQuery) -> Result<Vec<FeedRow>, StoreError> {
+        self.read(move |conn| feed_rows(conn, &query)).await
+    }
+
+    async fn put_articles(&self, articles: Vec<Article>) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            for article in &articles {
+                put_article(&tx, article)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn article(&self, id: String) -> Result<Option<Article>, StoreError> {
+        self.read(move |conn| article(conn, &id)).await
+    }
+
+    async fn article_count(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let n: i64 = conn.query_row("SELECT count(*) FROM articles", [], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            conn.query_row("SELECT 1 FROM articles LIMIT 1", [], |_| Ok(()))
+                .optional()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+const FEED_COLUMNS: &str = "a.id, a.section, a.published, a.updated, a.tags, a.authors, a.image,
+    v.translation, v.url, v.updated, v.title, v.summary, v.format, v.body";
+
+fn feed_rows(conn: &Connection, query: &FeedQuery) -> Result<Vec<FeedRow>, StoreError> {
+    let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+    let mut rows = Vec::with_capacity(query.limit.min(256));
+    let mut collect = |row: &Row| -> rusqlite::Result<()> {
+        rows.push(read_feed_row(row));
+        Ok(())
+    };
+    match &query.section {
+        None => {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {FEED_COLUMNS} FROM versions v JOIN articles a ON a.id = v.article_id
+                 WHERE v.lang = ?1
+                 ORDER BY v.published_ms DESC, v.article_id LIMIT ?2"
+            ))?;
+            let mut result = stmt.query(params![query.lang, limit])?;
+            while let Some(row) = result.next()? {
+                collect(row)?;
+            }
+        }
+        Some(section) => {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {FEED_COLUMNS} FROM versions v JOIN articles a ON a.id = v.article_id
+                 WHERE v.lang = ?1 AND v.section = ?2
+                 ORDER BY v.published_ms DESC, v.article_id LIMIT ?3"
+            ))?;
+            let mut result = stmt.query(params![query.lang, section, limit])?;
+            while let Some(row) = result.next()? {
+                collect(row)?;
+            }
+        }
+    }
+    let mut rows = rows.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT lang, url, translation FROM versions
+         WHERE article_id = ?1 AND lang <> ?2 ORDER BY lang",
+    )?;
+    for row in &mut rows {
+        let siblings = stmt.query_map(params![row.article.id, query.lang], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
+        })?;
+        for sibling in siblings {
+            let (lang, url, translation) = sibling?;
+            row.siblings.push(Sibling {
+                lang,
+                url: parse_url(url.as_deref())?,
+                translation: parse_translation(&translation)?,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Decodes one joined row; a column that does not decode is reported as corruption
+/// rather than skipped, so a bad row is seen, not silently dropped.
+fn read_feed_row(row: &Row) -> Result<FeedRow, StoreError> {
+    let article = ArticleMeta {
+        id: row.get(0)?,
+        section: row.get(1)?,
+        published: parse_time(&row.get::<_, String>(2)?)?,
+        updated: match row.get::<_, Option<String>>(3)? {
+            Some(t) => parse_time(&t)?,
+            None => parse_time(&row.get::<_, String>(2)?)?,
+        },
+        tags: parse_json(&row.get::<_, String>(4)?)?,
+        authors: parse_json(&row.get::<_, String>(5)?)?,
+        image: match row.get::<_, Option<String>>(6)? {
+            Some(json) => Some(parse_json(&json)?),
+            None => None,
+        },
+    };
+    let version = read_version(row, 7)?;
+    Ok(FeedRow {
+        article,
+        version,
+        siblings: Vec::new(),
+    })
+}
+
+/// Reads translation, url, updated, title, summary, format, body from column `at` on.
+fn read_version(row: &Row, at: usize) -> Result<Version, StoreError> {
+    Ok(Version {
+        translation: parse_translation(&row.get::<_, String>(at)?)?,
+        url: parse_url(row.get::<_, Option<String>>(at + 1)?.as_deref())?,
+        updated: match row.get::<_, Option<String>>(at + 2)? {
+            Some(t) => Some(parse_time(&t)?),
+            None => None,
+        },
+        title: row.get(at + 3)?,
+        summary: row.get(at + 4)?,
+        format: {
+            let format: String = row.get(at + 5)?;
+            BodyFormat::parse(&format)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown body format {format:?}")))?
+        },
+        body: row.get(at + 6)?,
+    })
+}
+
+fn article(conn: &Connection, id: &str) -> Result<Option<Article>, StoreError> {
+    let meta = conn
+        .query_row(
+            "SELECT id, section, published, updated, tags, authors, image FROM articles WHERE id = ?1",
+            [id],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Option<String>>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, Option<String>>(6)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((id, section, published, updated, tags, authors, image)) = meta else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT lang, translation, url, updated, title, summary, format, body
+         FROM versions WHERE article_id = ?1 ORDER BY lang",
+    )?;
+    let mut versions = std::collections::BTreeMap::new();
+    let mut result = stmt.query([&id])?;
+    while let Some(row) = result.next()? {
+        versions.insert(row.get::<_, String>(0)?, read_version(row, 1)?);
+    }
+    Ok(Some(Article {
+        id,
+        section,
+        published: parse_time(&published)?,
+        updated: updated.as_deref().map(parse_time).transpose()?,
+        tags: parse_json(&tags)?,
+        authors: parse_json(&authors)?,
+        image: image.as_deref().map(parse_json).transpose()?,
+        versions,
+    }))
+}
+
+/// Replaces one article and all its versions (the caller holds the transaction).
+fn put_article(tx: &rusqlite::Transaction, article: &Article) -> Result<(), StoreError> {
+    let published_ms = article.published.timestamp_millis();
+    tx.execute("DELETE FROM versions WHERE article_id = ?1", [&article.id])?;
+    tx.prepare_cached(
+        "INSERT INTO articles (id, section, published, published_ms, updated, tags, authors, image)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (id) DO UPDATE SET section = excluded.section, published = excluded.published,
+             published_ms = excluded.published_ms, updated = excluded.updated, tags = excluded.tags,
+             authors = excluded.authors, image = excluded.image",
+    )?
+    .execute(params![
+        article.id,
+        article.section,
+        article.published.to_rfc3339(),
+        published_ms,
+        article.updated.map(|t| t.to_rfc3339()),
+        to_json(&article.tags)?,
+        to_json(&article.authors)?,
+        article.image.as_ref().map(to_json).transpose()?,
+    ])?;
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO versions (article_id, lang, section, published_ms, translation, url, updated,
+             title, summary, format, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for (lang, version) in &article.versions {
+        insert.execute(params![
+            article.id,
+            lang,
+            article.section,
+            published_ms,
+            version.translation.as_str(),
+            version.url.as_ref().map(url::Url::as_str),
+            version.updated.map(|t| t.to_rfc3339()),
+            version.title,
+            version.summary,
+            version.format.as_str(),
+            version.body,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Serializes the small JSON columns (tags, authors, image).
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, StoreError> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map_err(|e| StoreError::Corrupt(format!("bad time {s:?}: {e}")))
+}
+
+fn parse_url(s: Option<&str>) -> Result<Option<url::Url>, StoreError> {
+    s.map(|s| url::Url::parse(s).map_err(|e| StoreError::Corrupt(format!("bad URL {s:?}: {e}"))))
+        .transpose()
+}
+
+fn parse_translation(s: &str) -> Result<Translation, StoreError> {
+    Translation::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown translation {s:?}")))
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad JSON column: {e}")))
+}
