@@ -42,27 +42,47 @@ impl<S: ArticleStore> App<S> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("cannot open the store {path}: {source}")]
+    #[error("cannot open the store {path}")]
     Store { path: String, source: StoreError },
-    #[error("cannot load the demo articles from {path}: {source}")]
+    #[error("cannot load the demo articles from {path}")]
     Seed { path: String, source: import::ImportError },
 }
 
+/// Whether a newly created store is filled from the configured seed folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seed {
+    /// Serving: a fresh store starts with the demo articles.
+    IfCreated,
+    /// Importing: the caller brings its own articles.
+    Never,
+}
+
 /// Opens the SQLite store (at `path`, or the configured one) and, when it was
-/// just created and the configuration names a seed folder, imports it.
-pub async fn open_sqlite(config: &Config, path: Option<&Path>) -> Result<SqliteStore, StartError> {
+/// just created and the configuration names a seed folder, imports it. A seed
+/// that fails removes the new file again, so the next start tries afresh.
+pub async fn open_sqlite(
+    config: &Config,
+    path: Option<&Path>,
+    seed: Seed,
+) -> Result<SqliteStore, StartError> {
     let path = path.unwrap_or(&config.store.path);
     let (store, created) = SqliteStore::open(path).map_err(|source| StartError::Store {
         path: path.display().to_string(),
         source,
     })?;
-    if let (true, Some(seed)) = (created, &config.store.seed) {
-        let report = import::import_path(&store, config, seed)
-            .await
-            .map_err(|source| StartError::Seed {
-                path: seed.display().to_string(),
-                source,
-            })?;
+    if let (true, Seed::IfCreated, Some(folder)) = (created, seed, &config.store.seed) {
+        let report = match import::import_path(&store, config, folder).await {
+            Ok(report) => report,
+            Err(source) => {
+                drop(store);
+                remove_store_files(path);
+                return Err(StartError::Seed {
+                    path: folder.display().to_string(),
+                    source,
+                });
+            }
+        };
+        let seed = folder;
         tracing::info!(
             imported = report.imported,
             failed = report.failed.len(),
@@ -74,4 +94,12 @@ pub async fn open_sqlite(config: &Config, path: Option<&Path>) -> Result<SqliteS
         }
     }
     Ok(store)
+}
+
+fn remove_store_files(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
 }

@@ -258,10 +258,11 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
     let body = text::clean_body(&version.body, version.format, boilerplate);
 
     let title_length = config.feeds.title_length.get();
+    // Titles are plain text: a `<` in a headline is a less-than sign, not a tag.
     let title = version
         .title
         .as_deref()
-        .map(text::plain_text)
+        .map(text::fold_whitespace)
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| text::derive_title(&body.text, title_length));
     let title = if title.is_empty() { article.id.clone() } else { title };

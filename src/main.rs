@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kabar::cache::Resource;
 use kabar::config::Config;
 use kabar::feed::Format;
-use kabar::{App, app, http, import};
+use kabar::app::{self, Seed};
+use kabar::{App, http, import};
 
 #[derive(Parser)]
 #[command(name = "kabar", version, about = "Multilingual RSS, Atom and JSON Feed server")]
@@ -139,7 +140,7 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Arc::new(load_config(&args.config)?);
-    let store = Arc::new(app::open_sqlite(&config, args.store.as_deref()).await?);
+    let store = Arc::new(app::open_sqlite(&config, args.store.as_deref(), Seed::IfCreated).await?);
     let addr = args.listen.unwrap_or(config.server.listen);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -178,7 +179,7 @@ async fn shutdown_signal() {
 
 async fn import(path: &Path, config: &Path, store: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
-    let store = app::open_sqlite(&config, store).await?;
+    let store = app::open_sqlite(&config, store, Seed::Never).await?;
     let report = import::import_path(&store, &config, path).await?;
     for failure in &report.failed {
         eprintln!("{}: {}", failure.record, failure.reason);
@@ -212,7 +213,7 @@ async fn render(
         },
         None => None,
     };
-    let store = Arc::new(app::open_sqlite(&config, store).await?);
+    let store = Arc::new(app::open_sqlite(&config, store, Seed::IfCreated).await?);
     let app = App::new(config, store);
     let rep = app
         .cache

@@ -15,6 +15,7 @@ use rss::{Category, Channel, Enclosure, Guid, Image};
 use super::{GENERATOR, RenderError};
 use crate::config::Config;
 use crate::feed::{Feed, Format, Item};
+use crate::text;
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
@@ -91,7 +92,9 @@ fn item(item: &Item, scheme: &str) -> rss::Item {
     rss::Item {
         title: Some(item.title.clone()),
         link: Some(item.link.clone()),
-        description: Some(item.summary.clone()),
+        // Readers treat an RSS description as HTML: escape the plain-text summary
+        // so "a < b" shows as written.
+        description: Some(text::escape_html(&item.summary)),
         categories,
         enclosure: item.image.as_ref().map(|image| Enclosure {
             url: image.url.to_string(),

@@ -1,0 +1,167 @@
+//! Shared test harness: a real Kabar server on an ephemeral port, against a
+//! temporary store seeded from the bundled demo articles, and a minimal HTTP
+//! client that returns exact status, headers and bytes.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::{HeaderMap, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use kabar::app::{self, Seed};
+use kabar::{App, ArticleStore, Config, SqliteStore};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The bundled configuration, pointed at a store inside `dir`, with `edit`
+/// applied to its text (for tests that need other limits).
+pub fn write_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
+    let bundled = std::fs::read_to_string(repo().join("feeds.toml")).expect("feeds.toml");
+    let text = bundled
+        .replace(
+            "path = \"data/kabar.sqlite\"",
+            &format!("path = {:?}", dir.join("kabar.sqlite").display().to_string()),
+        )
+        .replace(
+            "seed = \"demo/articles\"",
+            &format!("seed = {:?}", repo().join("demo/articles").display().to_string()),
+        );
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, edit(text)).expect("write config");
+    path
+}
+
+pub struct TestServer<S: ArticleStore> {
+    pub addr: SocketAddr,
+    pub app: Arc<App<S>>,
+    pub dir: Option<TempDir>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// A server on the demo store in a fresh temporary folder.
+pub async fn start() -> TestServer<SqliteStore> {
+    start_with(|text| text).await
+}
+
+/// Like [`start`], with the configuration text edited first.
+pub async fn start_with(edit: impl Fn(String) -> String) -> TestServer<SqliteStore> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = Config::load(&write_config(dir.path(), edit)).expect("config");
+    let store = app::open_sqlite(&config, None, Seed::IfCreated).await.expect("store");
+    let mut server = serve(Arc::new(config), Arc::new(store)).await;
+    server.dir = Some(dir);
+    server
+}
+
+/// Serves `store` with `config` on 127.0.0.1, port chosen by the system.
+pub async fn serve<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestServer<S> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = App::new(config, store);
+    let (tx, rx) = oneshot::channel();
+    let task = tokio::spawn(kabar::http::serve(listener, Arc::clone(&app), async {
+        let _ = rx.await;
+    }));
+    TestServer {
+        addr,
+        app,
+        dir: None,
+        shutdown: Some(tx),
+        task: Some(task),
+    }
+}
+
+impl<S: ArticleStore> TestServer<S> {
+    pub async fn get(&self, path: &str) -> Response {
+        request(self.addr, "GET", path, &[]).await
+    }
+
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
+        request(self.addr, "GET", path, headers).await
+    }
+
+    /// Stops accepting and waits for in-flight requests to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.to_vec()).expect("UTF-8 body")
+    }
+}
+
+/// One HTTP/1.1 request on a new connection.
+pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let mut req = Request::builder().method(method).uri(path).header("host", addr.to_string());
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let response = sender
+        .send_request(req.body(Empty::<Bytes>::new()).expect("request"))
+        .await
+        .expect("response");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Response {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// Sends `raw` bytes and returns everything the server answers until it closes.
+pub async fn raw(addr: SocketAddr, raw: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(raw).await.expect("write");
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Parses a feed with an independent parser.
+pub fn parse_feed(body: &[u8]) -> feed_rs::model::Feed {
+    feed_rs::parser::parse(body).expect("feed-rs parses the feed")
+}
+
+/// Checks the bytes are well-formed XML 1.0 with a strict parser.
+pub fn assert_well_formed_xml(body: &[u8]) {
+    let text = std::str::from_utf8(body).expect("UTF-8");
+    if let Err(error) = roxmltree::Document::parse(text) {
+        panic!("not well-formed XML: {error}");
+    }
+}

@@ -1,0 +1,334 @@
+//! HTTP behaviour of the real server: validators, codings, methods, errors,
+//! coalescing, stale-if-error, timeouts and metrics.
+
+mod common;
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{raw, request, start};
+use hyper::StatusCode;
+use kabar::article::Article;
+use kabar::store::{ArticleStore, FeedQuery, FeedRow, StoreError};
+
+const FEED: &str = "/fr/rss.xml";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn feeds_carry_the_contract_headers() {
+    let server = start().await;
+    let res = server.get(FEED).await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.header("content-type"), Some("application/rss+xml; charset=utf-8"));
+    assert_eq!(res.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(res.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(
+        res.header("cache-control"),
+        Some("public, max-age=300, stale-while-revalidate=60, stale-if-error=86400")
+    );
+    assert_eq!(
+        res.header("link"),
+        Some("<http://127.0.0.1:8080/fr/rss.xml>; rel=\"self\"")
+    );
+    assert_eq!(res.header("content-length"), Some(res.body.len().to_string().as_str()));
+    assert!(res.header("content-encoding").is_none());
+    let etag = res.header("etag").expect("etag");
+    assert!(etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"), "{etag}");
+    let modified = res.header("last-modified").expect("last-modified");
+    httpdate::parse_http_date(modified).expect("an HTTP date");
+
+    let types = [
+        ("/fr/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/fr/world/feed.json", "application/feed+json; charset=utf-8"),
+        ("/feeds.opml", "text/x-opml; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
+    ];
+    for (path, content_type) in types {
+        let res = server.get(path).await;
+        assert_eq!(res.status, StatusCode::OK, "{path}");
+        assert_eq!(res.header("content-type"), Some(content_type), "{path}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conditional_gets_answer_304_without_a_body() {
+    let server = start().await;
+    let first = server.get(FEED).await;
+    let etag = first.header("etag").unwrap().to_owned();
+    let modified = first.header("last-modified").unwrap().to_owned();
+
+    let res = server.get_with(FEED, &[("if-none-match", &etag)]).await;
+    assert_eq!(res.status, StatusCode::NOT_MODIFIED);
+    assert!(res.body.is_empty());
+    assert_eq!(res.header("etag"), Some(etag.as_str()));
+    assert_eq!(res.header("vary"), Some("Accept-Encoding"));
+
+    let res = server.get_with(FEED, &[("if-none-match", "\"something-else\"")]).await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    let res = server.get_with(FEED, &[("if-modified-since", &modified)]).await;
+    assert_eq!(res.status, StatusCode::NOT_MODIFIED);
+    assert!(res.body.is_empty());
+
+    let earlier = httpdate::parse_http_date(&modified).unwrap() - std::time::Duration::from_secs(1);
+    let res = server
+        .get_with(FEED, &[("if-modified-since", &httpdate::fmt_http_date(earlier))])
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.body, first.body);
+
+    // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
+    let res = server
+        .get_with(FEED, &[("if-none-match", "\"other\""), ("if-modified-since", &modified)])
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+
+    // The gzip representation has its own ETag; the identity one does not match it.
+    let gz = server.get_with(FEED, &[("accept-encoding", "gzip")]).await;
+    let gz_etag = gz.header("etag").unwrap().to_owned();
+    assert_ne!(gz_etag, etag);
+    let res = server
+        .get_with(FEED, &[("accept-encoding", "gzip"), ("if-none-match", &gz_etag)])
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_MODIFIED);
+    let res = server.get_with(FEED, &[("if-none-match", &gz_etag)]).await;
+    assert_eq!(res.status, StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn compressed_bodies_decode_to_the_identity_body() {
+    let server = start().await;
+    let identity = server.get(FEED).await;
+
+    let gz = server.get_with(FEED, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(&gz.body[..]).read_to_end(&mut decoded).unwrap();
+    assert_eq!(decoded, identity.body);
+    assert!(gz.body.len() < identity.body.len() / 2);
+
+    let br = server.get_with(FEED, &[("accept-encoding", "gzip, deflate, br")]).await;
+    assert_eq!(br.header("content-encoding"), Some("br"));
+    let mut decoded = Vec::new();
+    brotli::Decompressor::new(&br.body[..], 4096).read_to_end(&mut decoded).unwrap();
+    assert_eq!(decoded, identity.body);
+
+    let etags = [identity.header("etag"), gz.header("etag"), br.header("etag")];
+    assert_ne!(etags[0], etags[1]);
+    assert_ne!(etags[1], etags[2]);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn q_zero_excludes_a_coding() {
+    let server = start().await;
+    let res = server.get_with(FEED, &[("accept-encoding", "br;q=0, gzip")]).await;
+    assert_eq!(res.header("content-encoding"), Some("gzip"));
+    let res = server.get_with(FEED, &[("accept-encoding", "br;q=0, gzip;q=0")]).await;
+    assert_eq!(res.header("content-encoding"), None);
+    let res = server.get_with(FEED, &[("accept-encoding", "*;q=0, br;q=0.5")]).await;
+    assert_eq!(res.header("content-encoding"), Some("br"));
+    let res = server.get_with(FEED, &[("accept-encoding", "gzip;q=0.3, identity;q=0.9")]).await;
+    assert_eq!(res.header("content-encoding"), None);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn head_sends_the_headers_of_get_and_no_body() {
+    let server = start().await;
+    let get = server.get_with(FEED, &[("accept-encoding", "gzip")]).await;
+    let head = request(server.addr, "HEAD", FEED, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert!(head.body.is_empty());
+    for name in ["content-type", "content-length", "content-encoding", "etag", "last-modified", "vary"] {
+        assert_eq!(head.header(name), get.header(name), "{name}");
+    }
+    assert_eq!(head.header("content-length"), Some(get.body.len().to_string().as_str()));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_methods_get_405_with_allow() {
+    let server = start().await;
+    for method in ["POST", "PUT", "DELETE", "PATCH"] {
+        let res = request(server.addr, method, FEED, &[]).await;
+        assert_eq!(res.status, StatusCode::METHOD_NOT_ALLOWED, "{method}");
+        assert_eq!(res.header("allow"), Some("GET, HEAD"));
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_names_get_404_listing_what_exists() {
+    let server = start().await;
+    let cases = [
+        ("/de/rss.xml", "unknown language \"de\""),
+        ("/fr/weather/rss.xml", "unknown section \"weather\""),
+        ("/fr/feed.xml", "unknown feed format \"feed.xml\""),
+        ("/fr/world/extra/rss.xml", "no route"),
+    ];
+    for (path, reason) in cases {
+        let res = server.get(path).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+        let body = res.text();
+        assert!(body.contains(reason), "{path}: {body}");
+        assert!(body.contains("languages: id, en, zh, ja, ar, fr"), "{body}");
+        assert!(body.contains("sections: national, world, business, technology, sports"), "{body}");
+        assert!(body.contains("formats: rss.xml, atom.xml, feed.json"), "{body}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_requests_get_400() {
+    let server = start().await;
+    let res = server.get("/%zz/rss.xml").await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let res = server.get("/%c3%28/rss.xml").await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+
+    let answer = raw(server.addr, b"GET /fr/rss.xml HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("no Host header"), "{answer}");
+
+    let answer = raw(server.addr, b"GARBAGE\r\n\r\n").await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    let big = format!(
+        "GET /fr/rss.xml HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let answer = raw(server.addr, big.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 431"), "{}", &answer[..answer.len().min(200)]);
+
+    // The server is still healthy afterwards.
+    assert_eq!(server.get("/healthz").await.status, StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_cold_requests_render_once() {
+    let server = start().await;
+    let before = server.app.metrics.renders_total();
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move { request(addr, "GET", "/ja/atom.xml", &[]).await }));
+    }
+    let mut bodies = Vec::new();
+    for task in tasks {
+        let res = task.await.unwrap();
+        assert_eq!(res.status, StatusCode::OK);
+        bodies.push(res.body);
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]));
+    assert_eq!(server.app.metrics.renders_total() - before, 1);
+
+    // A hit renders nothing.
+    server.get("/ja/atom.xml").await;
+    assert_eq!(server.app.metrics.renders_total() - before, 1);
+    let metrics = server.get("/metrics").await.text();
+    assert!(metrics.contains("kabar_renders_total{kind=\"atom\"} 1"), "{metrics}");
+    assert!(metrics.contains("kabar_http_requests_total{route=\"feed\",status=\"200\"} 11"), "{metrics}");
+    assert!(metrics.contains("kabar_cache_hits_total"), "{metrics}");
+    server.stop().await;
+}
+
+/// A store that can be made to fail, to show stale-if-error.
+struct FlakyStore {
+    inner: kabar::SqliteStore,
+    failing: AtomicBool,
+}
+
+impl ArticleStore for FlakyStore {
+    async fn feed_rows(&self, query: FeedQuery) -> Result<Vec<FeedRow>, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Task("the database is away".into()));
+        }
+        self.inner.feed_rows(query).await
+    }
+    async fn put_articles(&self, articles: Vec<Article>) -> Result<(), StoreError> {
+        self.inner.put_articles(articles).await
+    }
+    async fn article(&self, id: String) -> Result<Option<Article>, StoreError> {
+        self.inner.article(id).await
+    }
+    async fn article_count(&self) -> Result<u64, StoreError> {
+        self.inner.article_count().await
+    }
+    async fn ping(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Task("the database is away".into()));
+        }
+        self.inner.ping().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_store_serves_the_last_good_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kabar::Config::load(&common::write_config(dir.path(), |t| t)).unwrap();
+    let inner = kabar::app::open_sqlite(&config, None, kabar::app::Seed::IfCreated)
+        .await
+        .unwrap();
+    let store = Arc::new(FlakyStore {
+        inner,
+        failing: AtomicBool::new(false),
+    });
+    let server = common::serve(Arc::new(config), Arc::clone(&store)).await;
+
+    let good = server.get("/en/rss.xml").await;
+    assert_eq!(good.status, StatusCode::OK);
+    assert_eq!(server.get("/readyz").await.status, StatusCode::OK);
+
+    store.failing.store(true, Ordering::SeqCst);
+    server.app.cache.invalidate_all();
+    let stale = server.get("/en/rss.xml").await;
+    assert_eq!(stale.status, StatusCode::OK);
+    assert_eq!(stale.body, good.body);
+    let metrics = server.get("/metrics").await.text();
+    assert!(metrics.contains("kabar_stale_served_total 1"), "{metrics}");
+    assert!(metrics.contains("kabar_build_failures_total 1"), "{metrics}");
+    assert_eq!(server.get("/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // A feed never rendered before has nothing to fall back on: 503, not 500.
+    let res = server.get("/en/sports/rss.xml").await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    store.failing.store(false, Ordering::SeqCst);
+    assert_eq!(server.get("/en/sports/rss.xml").await.status, StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn silent_and_slow_clients_are_cut_off() {
+    let server = common::start_with(|t| t.replace("header_read_timeout_secs = 10", "header_read_timeout_secs = 1")).await;
+    // Connects and says nothing: closed after the header timeout.
+    let started = std::time::Instant::now();
+    let answer = raw(server.addr, b"").await;
+    assert!(answer.is_empty(), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+
+    // Starts a request and never finishes its headers.
+    let started = std::time::Instant::now();
+    let answer = raw(server.addr, b"GET /fr/rss.xml HTTP/1.1\r\nHost: x\r\n").await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    assert_eq!(server.get("/healthz").await.status, StatusCode::OK);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_readiness() {
+    let server = start().await;
+    let res = server.get("/healthz").await;
+    assert_eq!((res.status, res.text().as_str()), (StatusCode::OK, "ok\n"));
+    let res = server.get("/readyz").await;
+    assert_eq!((res.status, res.text().as_str()), (StatusCode::OK, "ready\n"));
+    let res = server.get("/metrics").await;
+    assert_eq!(res.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
+    assert!(res.text().contains("# TYPE kabar_http_requests_total counter"));
+    server.stop().await;
+}
