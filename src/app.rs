@@ -31,7 +31,11 @@ impl<S: ArticleStore> App<S> {
         ))
         .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
         Arc::new(App {
-            cache: FeedCache::new(Arc::clone(&config), Arc::clone(&store), Arc::clone(&metrics)),
+            cache: FeedCache::new(
+                Arc::clone(&config),
+                Arc::clone(&store),
+                Arc::clone(&metrics),
+            ),
             config,
             store,
             metrics,
@@ -45,7 +49,10 @@ pub enum StartError {
     #[error("cannot open the store {path}")]
     Store { path: String, source: StoreError },
     #[error("cannot load the demo articles from {path}")]
-    Seed { path: String, source: import::ImportError },
+    Seed {
+        path: String,
+        source: import::ImportError,
+    },
 }
 
 /// Whether a newly created store is filled from the configured seed folder.

@@ -192,7 +192,11 @@ impl Article {
         serde_json::from_str(json).map_err(|e| {
             Invalid::new(
                 "body",
-                format!("invalid JSON at line {}, column {}: {e}", e.line(), e.column()),
+                format!(
+                    "invalid JSON at line {}, column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
             )
         })
     }
@@ -256,7 +260,8 @@ impl Article {
             }
             let is_original_lang = lang == original;
             match (is_original_lang, version.translation) {
-                (true, Translation::Original) | (false, Translation::Machine | Translation::Human) => {}
+                (true, Translation::Original)
+                | (false, Translation::Machine | Translation::Human) => {}
                 (true, _) => {
                     return Err(Invalid::new(
                         field("translation"),
@@ -281,7 +286,10 @@ impl Article {
             if let Some(updated) = version.updated
                 && updated < self.published
             {
-                return Err(Invalid::new(field("updated"), "is before the article's published time"));
+                return Err(Invalid::new(
+                    field("updated"),
+                    "is before the article's published time",
+                ));
             }
         }
         Ok(())
@@ -315,6 +323,10 @@ mod tests {
     fn times_without_offset_are_refused() {
         let json = r#"{"id":"a","published":"2026-01-01T10:00:00","versions":{}}"#;
         let err = Article::from_json(json).unwrap_err();
-        assert!(err.reason.contains("published") || err.reason.contains("input"), "{}", err.reason);
+        assert!(
+            err.reason.contains("published") || err.reason.contains("input"),
+            "{}",
+            err.reason
+        );
     }
 }

@@ -97,7 +97,11 @@ impl<S: ArticleStore> FeedCache<S> {
             return Ok(hit);
         }
         self.metrics.cache_miss();
-        match self.rendered.try_get_with(resource, self.build(resource)).await {
+        match self
+            .rendered
+            .try_get_with(resource, self.build(resource))
+            .await
+        {
             Ok(rep) => Ok(rep),
             Err(error) => {
                 self.metrics.build_failure();
@@ -131,20 +135,32 @@ impl<S: ArticleStore> FeedCache<S> {
         let started = Instant::now();
         let config = Arc::clone(&self.config);
         let rep = match resource {
-            Resource::Feed { lang, section, format } => {
+            Resource::Feed {
+                lang,
+                section,
+                format,
+            } => {
                 let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
                 let sect = match section {
                     Some(i) => Some(config.sections.get(i).ok_or(BuildError::Unknown)?),
                     None => None,
                 };
-                let rows = self.store.feed_rows(feed::query(&config, language, sect)).await?;
+                let rows = self
+                    .store
+                    .feed_rows(feed::query(&config, language, sect))
+                    .await?;
                 blocking(move || {
                     let language = &config.languages[lang];
                     let section = section.map(|i| &config.sections[i]);
                     let feed = feed::build(&config, language, section, &rows);
                     let body = render::feed(&feed, format, &config)?;
                     let link = link_header(&config, feed.urls.get(format));
-                    Ok(Representation::new(format.content_type(), body, Some(feed.updated), link))
+                    Ok(Representation::new(
+                        format.content_type(),
+                        body,
+                        Some(feed.updated),
+                        link,
+                    ))
                 })
                 .await?
             }
@@ -172,7 +188,8 @@ impl<S: ArticleStore> FeedCache<S> {
             }
         };
         let rep = Arc::new(rep);
-        self.metrics.render(resource.render_kind(), started.elapsed());
+        self.metrics
+            .render(resource.render_kind(), started.elapsed());
         self.last_good
             .write()
             .unwrap_or_else(PoisonError::into_inner)

@@ -227,10 +227,12 @@ impl TryFrom<String> for LangCode {
     fn try_from(code: String) -> Result<Self, String> {
         let mut parts = code.split('-');
         let primary = parts.next().unwrap_or_default();
-        let primary_ok = (2..=3).contains(&primary.len())
-            && primary.bytes().all(|b| b.is_ascii_lowercase());
+        let primary_ok =
+            (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_lowercase());
         let rest_ok = parts.all(|p| {
-            (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            (1..=8).contains(&p.len())
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         });
         if primary_ok && rest_ok {
             Ok(LangCode(code))
@@ -325,7 +327,9 @@ impl TryFrom<String> for PageUrl {
         let sample = pattern.replace("{id}", "x").replace("{section}", "x");
         match Url::parse(&sample) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(PageUrl(pattern)),
-            _ => Err(format!("{pattern:?} is not an absolute http(s) URL pattern")),
+            _ => Err(format!(
+                "{pattern:?} is not an absolute http(s) URL pattern"
+            )),
         }
     }
 }
@@ -348,11 +352,14 @@ impl TryFrom<String> for TagAuthority {
     fn try_from(s: String) -> Result<Self, String> {
         // RFC 4151: a DNS name or an email address, lowercase.
         let ok = !s.is_empty()
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.@".contains(&b));
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.@".contains(&b));
         if ok {
             Ok(TagAuthority(s))
         } else {
-            Err(format!("{s:?} is not a tag authority (a lowercase domain name)"))
+            Err(format!(
+                "{s:?} is not a tag authority (a lowercase domain name)"
+            ))
         }
     }
 }
@@ -374,7 +381,9 @@ impl TryFrom<String> for TagDate {
         if ok {
             Ok(TagDate(s))
         } else {
-            Err(format!("{s:?} is not a tag date (YYYY, YYYY-MM or YYYY-MM-DD)"))
+            Err(format!(
+                "{s:?} is not a tag date (YYYY, YYYY-MM or YYYY-MM-DD)"
+            ))
         }
     }
 }
@@ -415,10 +424,16 @@ impl Config {
     /// Cross-field rules TOML cannot express.
     fn check(&self, at: &Located) -> Result<(), ConfigError> {
         if self.languages.is_empty() {
-            return Err(at.error(None, "languages: at least one [[languages]] table is required"));
+            return Err(at.error(
+                None,
+                "languages: at least one [[languages]] table is required",
+            ));
         }
         for (i, lang) in self.languages.iter().enumerate() {
-            if self.languages[..i].iter().any(|l| l.code.get_ref() == lang.code.get_ref()) {
+            if self.languages[..i]
+                .iter()
+                .any(|l| l.code.get_ref() == lang.code.get_ref())
+            {
                 return Err(at.error(
                     Some(lang.code.span()),
                     &format!("languages.code: {} is declared twice", lang.code.get_ref()),
@@ -435,7 +450,11 @@ impl Config {
                 ),
             ));
         }
-        for lang in self.languages.iter().filter(|l| l.code.get_ref() != original.get_ref()) {
+        for lang in self
+            .languages
+            .iter()
+            .filter(|l| l.code.get_ref() != original.get_ref())
+        {
             // A translated item must tell its reader so, in the reader's language.
             let missing = [
                 ("machine_notice", &lang.machine_notice),
@@ -455,10 +474,16 @@ impl Config {
             }
         }
         for (i, section) in self.sections.iter().enumerate() {
-            if self.sections[..i].iter().any(|s| s.slug.get_ref() == section.slug.get_ref()) {
+            if self.sections[..i]
+                .iter()
+                .any(|s| s.slug.get_ref() == section.slug.get_ref())
+            {
                 return Err(at.error(
                     Some(section.slug.span()),
-                    &format!("sections.slug: {} is declared twice", section.slug.get_ref().as_str()),
+                    &format!(
+                        "sections.slug: {} is declared twice",
+                        section.slug.get_ref().as_str()
+                    ),
                 ));
             }
             for code in section.names.get_ref().keys() {
@@ -477,11 +502,15 @@ impl Config {
     }
 
     pub fn language(&self, code: &str) -> Option<&Language> {
-        self.languages.iter().find(|l| l.code.get_ref().as_str() == code)
+        self.languages
+            .iter()
+            .find(|l| l.code.get_ref().as_str() == code)
     }
 
     pub fn section(&self, slug: &str) -> Option<&Section> {
-        self.sections.iter().find(|s| s.slug.get_ref().as_str() == slug)
+        self.sections
+            .iter()
+            .find(|s| s.slug.get_ref().as_str() == slug)
     }
 
     pub fn language_codes(&self) -> Vec<&str> {
@@ -498,7 +527,9 @@ impl Config {
 
     /// The public URL of a feed.
     pub fn feed_url(&self, lang: &str, section: Option<&str>, format: Format) -> String {
-        self.server.public_url.join(&feed_path(lang, section, format)[1..])
+        self.server
+            .public_url
+            .join(&feed_path(lang, section, format)[1..])
     }
 }
 
@@ -567,26 +598,43 @@ mod tests {
     #[test]
     fn the_bundled_configuration_is_valid() {
         let config = parse(BUNDLED).expect("bundled feeds.toml");
-        assert_eq!(config.language_codes(), ["id", "en", "zh", "ja", "ar", "fr"]);
+        assert_eq!(
+            config.language_codes(),
+            ["id", "en", "zh", "ja", "ar", "fr"]
+        );
         assert_eq!(config.original_language(), "id");
         assert_eq!(config.section("world").map(|s| s.name("fr")), Some("Monde"));
-        assert_eq!(config.language("ar").map(|l| l.direction), Some(Direction::Rtl));
+        assert_eq!(
+            config.language("ar").map(|l| l.direction),
+            Some(Direction::Rtl)
+        );
     }
 
     #[test]
     fn unknown_keys_name_file_line_and_key() {
         let source = BUNDLED.replace("ttl_minutes = 5", "ttl_minutes = 5\ncolour = \"blue\"");
         let err = parse(&source).unwrap_err();
-        let line = source.lines().position(|l| l.starts_with("colour")).unwrap() + 1;
+        let line = source
+            .lines()
+            .position(|l| l.starts_with("colour"))
+            .unwrap()
+            + 1;
         assert!(err.starts_with(&format!("feeds.toml:{line}:")), "{err}");
         assert!(err.contains("colour"), "{err}");
     }
 
     #[test]
     fn bad_values_name_the_line() {
-        let source = BUNDLED.replace("time_zone = \"Asia/Jakarta\"", "time_zone = \"Asia/Atlantis\"");
+        let source = BUNDLED.replace(
+            "time_zone = \"Asia/Jakarta\"",
+            "time_zone = \"Asia/Atlantis\"",
+        );
         let err = parse(&source).unwrap_err();
-        let line = source.lines().position(|l| l.starts_with("time_zone")).unwrap() + 1;
+        let line = source
+            .lines()
+            .position(|l| l.starts_with("time_zone"))
+            .unwrap()
+            + 1;
         assert!(err.starts_with(&format!("feeds.toml:{line}:")), "{err}");
         assert!(err.contains("time_zone"), "{err}");
 

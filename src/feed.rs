@@ -157,7 +157,12 @@ pub fn query(config: &Config, lang: &Language, section: Option<&Section>) -> Fee
 }
 
 /// Builds the feed of `lang` (and `section`) from its rows, already in feed order.
-pub fn build(config: &Config, lang: &Language, section: Option<&Section>, rows: &[FeedRow]) -> Feed {
+pub fn build(
+    config: &Config,
+    lang: &Language,
+    section: Option<&Section>,
+    rows: &[FeedRow],
+) -> Feed {
     let code = lang.code();
     let section_slug = section.map(Section::slug);
     let labels: Vec<String> = config
@@ -189,7 +194,11 @@ pub fn build(config: &Config, lang: &Language, section: Option<&Section>, rows: 
         .unwrap_or_else(|| epoch_of_tags(config));
     let (title, description) = match section {
         Some(s) => (
-            format!("{} — {}", text::xml_safe(&lang.title), text::xml_safe(s.name(code))),
+            format!(
+                "{} — {}",
+                text::xml_safe(&lang.title),
+                text::xml_safe(s.name(code))
+            ),
             text::xml_safe(&lang.description).into_owned(),
         ),
         None => (
@@ -229,7 +238,10 @@ pub fn build(config: &Config, lang: &Language, section: Option<&Section>, rows: 
 
 /// `tag:authority,date:` — every id Kabar mints starts with it.
 fn tag_prefix(config: &Config) -> String {
-    format!("tag:{},{}:", config.site.tag_authority.0, config.site.tag_date.0)
+    format!(
+        "tag:{},{}:",
+        config.site.tag_authority.0, config.site.tag_date.0
+    )
 }
 
 /// The start of the tag date: the `updated` of a feed with no items, so an empty
@@ -265,7 +277,11 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
         .map(text::fold_whitespace)
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| text::derive_title(&body.text, title_length));
-    let title = if title.is_empty() { article.id.clone() } else { title };
+    let title = if title.is_empty() {
+        article.id.clone()
+    } else {
+        title
+    };
     let summary_source = version
         .summary
         .as_deref()
@@ -277,7 +293,11 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
     let link = page_url(config, code, version.url.as_ref(), article);
     let original = (version.translation != Translation::Original).then(|| {
         let lang = config.original_language();
-        let url = row.siblings.iter().find(|s| s.lang == lang).and_then(|s| s.url.as_ref());
+        let url = row
+            .siblings
+            .iter()
+            .find(|s| s.lang == lang)
+            .and_then(|s| s.url.as_ref());
         LinkTo {
             lang: lang.to_owned(),
             url: page_url(config, lang, url, article),
@@ -296,7 +316,13 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
     let version_updated = version.updated.unwrap_or(article.published);
     let updated = version_updated.max(article.updated);
     let image = article.image.as_ref().map(clean_image);
-    let content_html = content_html(lang, version.translation, &body.html, image.as_ref(), original.as_ref());
+    let content_html = content_html(
+        lang,
+        version.translation,
+        &body.html,
+        image.as_ref(),
+        original.as_ref(),
+    );
 
     Item {
         id: format!("{}{code}/{}", tag_prefix(config), article.id),
@@ -328,10 +354,17 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
 }
 
 /// The page of `article` in `lang`: the stored URL, or the language's pattern.
-fn page_url(config: &Config, lang: &str, stored: Option<&url::Url>, article: &crate::store::ArticleMeta) -> String {
+fn page_url(
+    config: &Config,
+    lang: &str,
+    stored: Option<&url::Url>,
+    article: &crate::store::ArticleMeta,
+) -> String {
     match (stored, config.language(lang)) {
         (Some(url), _) => text::xml_safe(url.as_str()).into_owned(),
-        (None, Some(language)) => language.page_url.expand(&article.id, article.section.as_deref()),
+        (None, Some(language)) => language
+            .page_url
+            .expand(&article.id, article.section.as_deref()),
         (None, None) => config.site.url.to_string(),
     }
 }

@@ -15,7 +15,10 @@ const BATCH: usize = 500;
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0} is neither a folder of .json files nor a .jsonl file")]
     NotImportable(String),
     #[error(transparent)]
@@ -91,7 +94,10 @@ fn read_records(path: &Path) -> Result<Vec<(String, String)>, ImportError> {
         }
         return Ok(records);
     }
-    if path.extension().is_some_and(|ext| ext == "jsonl" || ext == "ndjson") {
+    if path
+        .extension()
+        .is_some_and(|ext| ext == "jsonl" || ext == "ndjson")
+    {
         let text = std::fs::read_to_string(path).map_err(|e| read_err(path, e))?;
         return Ok(text
             .lines()

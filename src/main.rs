@@ -1,7 +1,7 @@
 //! The `kabar` command: serve feeds, import articles, check the configuration,
 //! render one feed to stdout.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -9,14 +9,18 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use kabar::app::{self, Seed};
 use kabar::cache::Resource;
 use kabar::config::Config;
 use kabar::feed::Format;
-use kabar::app::{self, Seed};
 use kabar::{App, http, import};
 
 #[derive(Parser)]
-#[command(name = "kabar", version, about = "Multilingual RSS, Atom and JSON Feed server")]
+#[command(
+    name = "kabar",
+    version,
+    about = "Multilingual RSS, Atom and JSON Feed server"
+)]
 struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
@@ -78,7 +82,10 @@ struct ServeArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("kabar: cannot start the runtime: {error}");
@@ -101,7 +108,10 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KABAR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -111,7 +121,11 @@ fn init_logging(format: LogFormat) {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
-        Command::Import { path, config, store } => import(&path, &config, store.as_deref()).await,
+        Command::Import {
+            path,
+            config,
+            store,
+        } => import(&path, &config, store.as_deref()).await,
         Command::CheckConfig { path } => {
             let config = load_config(&path)?;
             println!(
@@ -128,9 +142,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             section,
             config,
             store,
-        } => render(&lang, &format, section.as_deref(), &config, store.as_deref())
-            .await
-            .map(|()| ExitCode::SUCCESS),
+        } => render(
+            &lang,
+            &format,
+            section.as_deref(),
+            &config,
+            store.as_deref(),
+        )
+        .await
+        .map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -145,7 +165,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener.local_addr().context("cannot read the listening address")?;
+    let local = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
     tracing::info!("listening on http://{local}/");
     let app = App::new(config, store);
     http::serve(listener, app, shutdown_signal()).await;
@@ -184,7 +206,11 @@ async fn import(path: &Path, config: &Path, store: Option<&Path>) -> anyhow::Res
     for failure in &report.failed {
         eprintln!("{}: {}", failure.record, failure.reason);
     }
-    println!("imported {} articles, {} refused", report.imported, report.failed.len());
+    println!(
+        "imported {} articles, {} refused",
+        report.imported,
+        report.failed.len()
+    );
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -204,12 +230,18 @@ async fn render(
         bail!("unknown format {format:?}: rss, atom or json");
     };
     let Some(lang) = config.languages.iter().position(|l| l.code() == lang) else {
-        bail!("unknown language {lang:?}: {}", config.language_codes().join(", "));
+        bail!(
+            "unknown language {lang:?}: {}",
+            config.language_codes().join(", ")
+        );
     };
     let section = match section {
         Some(slug) => match config.sections.iter().position(|s| s.slug() == slug) {
             Some(i) => Some(i),
-            None => bail!("unknown section {slug:?}: {}", config.section_slugs().join(", ")),
+            None => bail!(
+                "unknown section {slug:?}: {}",
+                config.section_slugs().join(", ")
+            ),
         },
         None => None,
     };
@@ -217,7 +249,11 @@ async fn render(
     let app = App::new(config, store);
     let rep = app
         .cache
-        .get(Resource::Feed { lang, section, format })
+        .get(Resource::Feed {
+            lang,
+            section,
+            format,
+        })
         .await
         .map_err(|e| anyhow::anyhow!("cannot build the feed: {e}"))?;
     std::io::stdout().write_all(&rep.identity.bytes)?;

@@ -75,7 +75,10 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn request(&self, route: Route, status: u16) {
-        let r = Route::ALL.iter().position(|x| *x == route).unwrap_or(Route::ALL.len() - 1);
+        let r = Route::ALL
+            .iter()
+            .position(|x| *x == route)
+            .unwrap_or(Route::ALL.len() - 1);
         let s = STATUSES
             .iter()
             .position(|x| *x == status)
@@ -127,7 +130,11 @@ impl Metrics {
             for (s, status) in STATUSES.iter().enumerate() {
                 let n = self.requests[r][s].load(Relaxed);
                 if n > 0 {
-                    let status = if *status == 0 { "other".to_owned() } else { status.to_string() };
+                    let status = if *status == 0 {
+                        "other".to_owned()
+                    } else {
+                        status.to_string()
+                    };
                     let _ = writeln!(
                         out,
                         "kabar_http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}",
@@ -136,9 +143,24 @@ impl Metrics {
                 }
             }
         }
-        counter(&mut out, "kabar_cache_hits_total", "Requests answered from the render cache.", &self.cache_hits);
-        counter(&mut out, "kabar_cache_misses_total", "Requests that found no cached render.", &self.cache_misses);
-        counter(&mut out, "kabar_build_failures_total", "Rebuilds that failed.", &self.build_failures);
+        counter(
+            &mut out,
+            "kabar_cache_hits_total",
+            "Requests answered from the render cache.",
+            &self.cache_hits,
+        );
+        counter(
+            &mut out,
+            "kabar_cache_misses_total",
+            "Requests that found no cached render.",
+            &self.cache_misses,
+        );
+        counter(
+            &mut out,
+            "kabar_build_failures_total",
+            "Rebuilds that failed.",
+            &self.build_failures,
+        );
         counter(
             &mut out,
             "kabar_stale_served_total",
@@ -148,14 +170,23 @@ impl Metrics {
         out.push_str("# HELP kabar_renders_total Resources rendered, by kind.\n");
         out.push_str("# TYPE kabar_renders_total counter\n");
         for (kind, n) in RENDER_KINDS.iter().zip(&self.renders) {
-            let _ = writeln!(out, "kabar_renders_total{{kind=\"{kind}\"}} {}", n.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "kabar_renders_total{{kind=\"{kind}\"}} {}",
+                n.load(Relaxed)
+            );
         }
-        out.push_str("# HELP kabar_render_seconds Time to build, render and compress a resource.\n");
+        out.push_str(
+            "# HELP kabar_render_seconds Time to build, render and compress a resource.\n",
+        );
         out.push_str("# TYPE kabar_render_seconds histogram\n");
         let mut cumulative = 0;
         for (bound, n) in RENDER_BUCKETS.iter().zip(&self.render_buckets) {
             cumulative += n.load(Relaxed);
-            let _ = writeln!(out, "kabar_render_seconds_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "kabar_render_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+            );
         }
         let count = self.render_count.load(Relaxed);
         let _ = writeln!(out, "kabar_render_seconds_bucket{{le=\"+Inf\"}} {count}");
@@ -167,5 +198,9 @@ impl Metrics {
 }
 
 fn counter(out: &mut String, name: &str, help: &str, value: &AtomicU64) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Relaxed));
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+        value.load(Relaxed)
+    );
 }

@@ -132,7 +132,8 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 fn brotli(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 4);
     {
-        let mut writer = brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
+        let mut writer =
+            brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
         let _ = writer.write_all(body);
         let _ = writer.flush();
     }
@@ -146,7 +147,9 @@ mod tests {
 
     #[test]
     fn codings_decode_to_the_identity_body_and_have_their_own_etags() {
-        let body = "<rss>ça marche — 日本語 — عربي</rss>".repeat(200).into_bytes();
+        let body = "<rss>ça marche — 日本語 — عربي</rss>"
+            .repeat(200)
+            .into_bytes();
         let rep = Representation::new::<chrono::Utc>("text/plain", body.clone(), None, None);
         let mut gunzipped = Vec::new();
         flate2::read::GzDecoder::new(&rep.gzip.bytes[..])
@@ -161,6 +164,9 @@ mod tests {
         assert_ne!(rep.identity.etag, rep.gzip.etag);
         assert_ne!(rep.gzip.etag, rep.brotli.etag);
         let again = Representation::new::<chrono::Utc>("text/plain", body, None, None);
-        assert_eq!(again.gzip.bytes, rep.gzip.bytes, "compression is deterministic");
+        assert_eq!(
+            again.gzip.bytes, rep.gzip.bytes,
+            "compression is deterministic"
+        );
     }
 }

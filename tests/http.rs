@@ -19,7 +19,10 @@ async fn feeds_carry_the_contract_headers() {
     let server = start().await;
     let res = server.get(FEED).await;
     assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.header("content-type"), Some("application/rss+xml; charset=utf-8"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/rss+xml; charset=utf-8")
+    );
     assert_eq!(res.header("vary"), Some("Accept-Encoding"));
     assert_eq!(res.header("access-control-allow-origin"), Some("*"));
     assert_eq!(
@@ -30,16 +33,25 @@ async fn feeds_carry_the_contract_headers() {
         res.header("link"),
         Some("<http://127.0.0.1:8080/fr/rss.xml>; rel=\"self\"")
     );
-    assert_eq!(res.header("content-length"), Some(res.body.len().to_string().as_str()));
+    assert_eq!(
+        res.header("content-length"),
+        Some(res.body.len().to_string().as_str())
+    );
     assert!(res.header("content-encoding").is_none());
     let etag = res.header("etag").expect("etag");
-    assert!(etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"), "{etag}");
+    assert!(
+        etag.starts_with('"') && etag.ends_with('"') && !etag.starts_with("W/"),
+        "{etag}"
+    );
     let modified = res.header("last-modified").expect("last-modified");
     httpdate::parse_http_date(modified).expect("an HTTP date");
 
     let types = [
         ("/fr/atom.xml", "application/atom+xml; charset=utf-8"),
-        ("/fr/world/feed.json", "application/feed+json; charset=utf-8"),
+        (
+            "/fr/world/feed.json",
+            "application/feed+json; charset=utf-8",
+        ),
         ("/feeds.opml", "text/x-opml; charset=utf-8"),
         ("/", "text/html; charset=utf-8"),
     ];
@@ -64,23 +76,36 @@ async fn conditional_gets_answer_304_without_a_body() {
     assert_eq!(res.header("etag"), Some(etag.as_str()));
     assert_eq!(res.header("vary"), Some("Accept-Encoding"));
 
-    let res = server.get_with(FEED, &[("if-none-match", "\"something-else\"")]).await;
+    let res = server
+        .get_with(FEED, &[("if-none-match", "\"something-else\"")])
+        .await;
     assert_eq!(res.status, StatusCode::OK);
 
-    let res = server.get_with(FEED, &[("if-modified-since", &modified)]).await;
+    let res = server
+        .get_with(FEED, &[("if-modified-since", &modified)])
+        .await;
     assert_eq!(res.status, StatusCode::NOT_MODIFIED);
     assert!(res.body.is_empty());
 
     let earlier = httpdate::parse_http_date(&modified).unwrap() - std::time::Duration::from_secs(1);
     let res = server
-        .get_with(FEED, &[("if-modified-since", &httpdate::fmt_http_date(earlier))])
+        .get_with(
+            FEED,
+            &[("if-modified-since", &httpdate::fmt_http_date(earlier))],
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.body, first.body);
 
     // If-None-Match wins over If-Modified-Since (RFC 9110 §13.2.2).
     let res = server
-        .get_with(FEED, &[("if-none-match", "\"other\""), ("if-modified-since", &modified)])
+        .get_with(
+            FEED,
+            &[
+                ("if-none-match", "\"other\""),
+                ("if-modified-since", &modified),
+            ],
+        )
         .await;
     assert_eq!(res.status, StatusCode::OK);
 
@@ -89,7 +114,10 @@ async fn conditional_gets_answer_304_without_a_body() {
     let gz_etag = gz.header("etag").unwrap().to_owned();
     assert_ne!(gz_etag, etag);
     let res = server
-        .get_with(FEED, &[("accept-encoding", "gzip"), ("if-none-match", &gz_etag)])
+        .get_with(
+            FEED,
+            &[("accept-encoding", "gzip"), ("if-none-match", &gz_etag)],
+        )
         .await;
     assert_eq!(res.status, StatusCode::NOT_MODIFIED);
     let res = server.get_with(FEED, &[("if-none-match", &gz_etag)]).await;
@@ -105,17 +133,27 @@ async fn compressed_bodies_decode_to_the_identity_body() {
     let gz = server.get_with(FEED, &[("accept-encoding", "gzip")]).await;
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     let mut decoded = Vec::new();
-    flate2::read::GzDecoder::new(&gz.body[..]).read_to_end(&mut decoded).unwrap();
+    flate2::read::GzDecoder::new(&gz.body[..])
+        .read_to_end(&mut decoded)
+        .unwrap();
     assert_eq!(decoded, identity.body);
     assert!(gz.body.len() < identity.body.len() / 2);
 
-    let br = server.get_with(FEED, &[("accept-encoding", "gzip, deflate, br")]).await;
+    let br = server
+        .get_with(FEED, &[("accept-encoding", "gzip, deflate, br")])
+        .await;
     assert_eq!(br.header("content-encoding"), Some("br"));
     let mut decoded = Vec::new();
-    brotli::Decompressor::new(&br.body[..], 4096).read_to_end(&mut decoded).unwrap();
+    brotli::Decompressor::new(&br.body[..], 4096)
+        .read_to_end(&mut decoded)
+        .unwrap();
     assert_eq!(decoded, identity.body);
 
-    let etags = [identity.header("etag"), gz.header("etag"), br.header("etag")];
+    let etags = [
+        identity.header("etag"),
+        gz.header("etag"),
+        br.header("etag"),
+    ];
     assert_ne!(etags[0], etags[1]);
     assert_ne!(etags[1], etags[2]);
     server.stop().await;
@@ -124,13 +162,21 @@ async fn compressed_bodies_decode_to_the_identity_body() {
 #[tokio::test(flavor = "multi_thread")]
 async fn q_zero_excludes_a_coding() {
     let server = start().await;
-    let res = server.get_with(FEED, &[("accept-encoding", "br;q=0, gzip")]).await;
+    let res = server
+        .get_with(FEED, &[("accept-encoding", "br;q=0, gzip")])
+        .await;
     assert_eq!(res.header("content-encoding"), Some("gzip"));
-    let res = server.get_with(FEED, &[("accept-encoding", "br;q=0, gzip;q=0")]).await;
+    let res = server
+        .get_with(FEED, &[("accept-encoding", "br;q=0, gzip;q=0")])
+        .await;
     assert_eq!(res.header("content-encoding"), None);
-    let res = server.get_with(FEED, &[("accept-encoding", "*;q=0, br;q=0.5")]).await;
+    let res = server
+        .get_with(FEED, &[("accept-encoding", "*;q=0, br;q=0.5")])
+        .await;
     assert_eq!(res.header("content-encoding"), Some("br"));
-    let res = server.get_with(FEED, &[("accept-encoding", "gzip;q=0.3, identity;q=0.9")]).await;
+    let res = server
+        .get_with(FEED, &[("accept-encoding", "gzip;q=0.3, identity;q=0.9")])
+        .await;
     assert_eq!(res.header("content-encoding"), None);
     server.stop().await;
 }
@@ -142,10 +188,20 @@ async fn head_sends_the_headers_of_get_and_no_body() {
     let head = request(server.addr, "HEAD", FEED, &[("accept-encoding", "gzip")]).await;
     assert_eq!(head.status, StatusCode::OK);
     assert!(head.body.is_empty());
-    for name in ["content-type", "content-length", "content-encoding", "etag", "last-modified", "vary"] {
+    for name in [
+        "content-type",
+        "content-length",
+        "content-encoding",
+        "etag",
+        "last-modified",
+        "vary",
+    ] {
         assert_eq!(head.header(name), get.header(name), "{name}");
     }
-    assert_eq!(head.header("content-length"), Some(get.body.len().to_string().as_str()));
+    assert_eq!(
+        head.header("content-length"),
+        Some(get.body.len().to_string().as_str())
+    );
     server.stop().await;
 }
 
@@ -175,8 +231,14 @@ async fn unknown_names_get_404_listing_what_exists() {
         let body = res.text();
         assert!(body.contains(reason), "{path}: {body}");
         assert!(body.contains("languages: id, en, zh, ja, ar, fr"), "{body}");
-        assert!(body.contains("sections: national, world, business, technology, sports"), "{body}");
-        assert!(body.contains("formats: rss.xml, atom.xml, feed.json"), "{body}");
+        assert!(
+            body.contains("sections: national, world, business, technology, sports"),
+            "{body}"
+        );
+        assert!(
+            body.contains("formats: rss.xml, atom.xml, feed.json"),
+            "{body}"
+        );
     }
     server.stop().await;
 }
@@ -189,7 +251,11 @@ async fn malformed_requests_get_400() {
     let res = server.get("/%c3%28/rss.xml").await;
     assert_eq!(res.status, StatusCode::BAD_REQUEST);
 
-    let answer = raw(server.addr, b"GET /fr/rss.xml HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+    let answer = raw(
+        server.addr,
+        b"GET /fr/rss.xml HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
     assert!(answer.contains("no Host header"), "{answer}");
 
@@ -201,7 +267,11 @@ async fn malformed_requests_get_400() {
         "a".repeat(64 * 1024)
     );
     let answer = raw(server.addr, big.as_bytes()).await;
-    assert!(answer.starts_with("HTTP/1.1 431"), "{}", &answer[..answer.len().min(200)]);
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
 
     // The server is still healthy afterwards.
     assert_eq!(server.get("/healthz").await.status, StatusCode::OK);
@@ -215,7 +285,9 @@ async fn concurrent_cold_requests_render_once() {
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let addr = server.addr;
-        tasks.push(tokio::spawn(async move { request(addr, "GET", "/ja/atom.xml", &[]).await }));
+        tasks.push(tokio::spawn(async move {
+            request(addr, "GET", "/ja/atom.xml", &[]).await
+        }));
     }
     let mut bodies = Vec::new();
     for task in tasks {
@@ -230,8 +302,14 @@ async fn concurrent_cold_requests_render_once() {
     server.get("/ja/atom.xml").await;
     assert_eq!(server.app.metrics.renders_total() - before, 1);
     let metrics = server.get("/metrics").await.text();
-    assert!(metrics.contains("kabar_renders_total{kind=\"atom\"} 1"), "{metrics}");
-    assert!(metrics.contains("kabar_http_requests_total{route=\"feed\",status=\"200\"} 11"), "{metrics}");
+    assert!(
+        metrics.contains("kabar_renders_total{kind=\"atom\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kabar_http_requests_total{route=\"feed\",status=\"200\"} 11"),
+        "{metrics}"
+    );
     assert!(metrics.contains("kabar_cache_hits_total"), "{metrics}");
     server.stop().await;
 }
@@ -290,21 +368,36 @@ async fn a_failing_store_serves_the_last_good_render() {
     assert_eq!(stale.body, good.body);
     let metrics = server.get("/metrics").await.text();
     assert!(metrics.contains("kabar_stale_served_total 1"), "{metrics}");
-    assert!(metrics.contains("kabar_build_failures_total 1"), "{metrics}");
-    assert_eq!(server.get("/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        metrics.contains("kabar_build_failures_total 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        server.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 
     // A feed never rendered before has nothing to fall back on: 503, not 500.
     let res = server.get("/en/sports/rss.xml").await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
 
     store.failing.store(false, Ordering::SeqCst);
-    assert_eq!(server.get("/en/sports/rss.xml").await.status, StatusCode::OK);
+    assert_eq!(
+        server.get("/en/sports/rss.xml").await.status,
+        StatusCode::OK
+    );
     server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn silent_and_slow_clients_are_cut_off() {
-    let server = common::start_with(|t| t.replace("header_read_timeout_secs = 10", "header_read_timeout_secs = 1")).await;
+    let server = common::start_with(|t| {
+        t.replace(
+            "header_read_timeout_secs = 10",
+            "header_read_timeout_secs = 1",
+        )
+    })
+    .await;
     // Connects and says nothing: closed after the header timeout.
     let started = std::time::Instant::now();
     let answer = raw(server.addr, b"").await;
@@ -326,9 +419,18 @@ async fn health_and_readiness() {
     let res = server.get("/healthz").await;
     assert_eq!((res.status, res.text().as_str()), (StatusCode::OK, "ok\n"));
     let res = server.get("/readyz").await;
-    assert_eq!((res.status, res.text().as_str()), (StatusCode::OK, "ready\n"));
+    assert_eq!(
+        (res.status, res.text().as_str()),
+        (StatusCode::OK, "ready\n")
+    );
     let res = server.get("/metrics").await;
-    assert_eq!(res.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
-    assert!(res.text().contains("# TYPE kabar_http_requests_total counter"));
+    assert_eq!(
+        res.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert!(
+        res.text()
+            .contains("# TYPE kabar_http_requests_total counter")
+    );
     server.stop().await;
 }

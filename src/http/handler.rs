@@ -34,20 +34,38 @@ pub async fn handle<S: ArticleStore>(
     Ok(response)
 }
 
-async fn respond<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Route, Response<Body>) {
+async fn respond<S: ArticleStore>(
+    app: &App<S>,
+    req: &Request<Incoming>,
+) -> (metrics::Route, Response<Body>) {
     // RFC 9112 §3.2: an HTTP/1.1 request without Host is malformed.
     if req.version() == Version::HTTP_11 && !req.headers().contains_key(HOST) {
-        return (metrics::Route::Unknown, text(StatusCode::BAD_REQUEST, "400 Bad Request: no Host header.\n"));
+        return (
+            metrics::Route::Unknown,
+            text(
+                StatusCode::BAD_REQUEST,
+                "400 Bad Request: no Host header.\n",
+            ),
+        );
     }
     let route = match routes::route(&app.config, req.uri().path()) {
         Ok(route) => route,
-        Err(RouteError::BadRequest(body)) => return (metrics::Route::Unknown, text(StatusCode::BAD_REQUEST, body)),
-        Err(RouteError::NotFound(body)) => return (metrics::Route::Unknown, text(StatusCode::NOT_FOUND, body)),
+        Err(RouteError::BadRequest(body)) => {
+            return (metrics::Route::Unknown, text(StatusCode::BAD_REQUEST, body));
+        }
+        Err(RouteError::NotFound(body)) => {
+            return (metrics::Route::Unknown, text(StatusCode::NOT_FOUND, body));
+        }
     };
     let metric = route.metric();
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "405 Method Not Allowed: use GET or HEAD.\n");
-        response.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        let mut response = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "405 Method Not Allowed: use GET or HEAD.\n",
+        );
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return (metric, response);
     }
     let response = match route {
@@ -57,7 +75,10 @@ async fn respond<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (met
             Ok(()) => text(StatusCode::OK, "ready\n"),
             Err(error) => {
                 tracing::warn!(%error, "readiness check: the store does not answer");
-                text(StatusCode::SERVICE_UNAVAILABLE, "not ready: the store does not answer\n")
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "not ready: the store does not answer\n",
+                )
             }
         },
         Route::Metrics => {
@@ -88,15 +109,20 @@ async fn resource_response<S: ArticleStore>(
     };
     let encoding = negotiate::encoding(req.headers());
     let body = rep.body(encoding);
-    let not_modified = negotiate::not_modified(req.headers(), &body.etag, rep.last_modified.as_ref());
+    let not_modified =
+        negotiate::not_modified(req.headers(), &body.etag, rep.last_modified.as_ref());
     let mut response = if not_modified {
         empty(StatusCode::NOT_MODIFIED)
     } else {
         // For HEAD, hyper sends these headers (Content-Length included) and no body.
         let mut response = Response::new(Full::new(body.bytes.clone()));
-        response.headers_mut().insert(CONTENT_TYPE, rep.content_type.clone());
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, rep.content_type.clone());
         if let Some(token) = encoding.token() {
-            response.headers_mut().insert(CONTENT_ENCODING, HeaderValue::from_static(token));
+            response
+                .headers_mut()
+                .insert(CONTENT_ENCODING, HeaderValue::from_static(token));
         }
         response
     };
@@ -122,9 +148,10 @@ async fn resource_response<S: ArticleStore>(
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 

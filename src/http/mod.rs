@@ -43,7 +43,9 @@ pub async fn serve<S: ArticleStore>(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(app.config.server.max_header_bytes.get()).unwrap_or(u32::MAX));
+        .max_header_list_size(
+            u32::try_from(app.config.server.max_header_bytes.get()).unwrap_or(u32::MAX),
+        );
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -69,7 +71,10 @@ pub async fn serve<S: ArticleStore>(
     }
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("in-flight requests did not finish in {DRAIN_TIMEOUT:?}; closing them");
     }
 }

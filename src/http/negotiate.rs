@@ -3,7 +3,7 @@
 //! (`If-None-Match`, `If-Modified-Since`, RFC 9110 §13).
 
 use hyper::HeaderMap;
-use hyper::header::{ACCEPT_ENCODING, IF_MODIFIED_SINCE, IF_NONE_MATCH, HeaderValue};
+use hyper::header::{ACCEPT_ENCODING, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
 
 use crate::representation::{Encoding, LastModified};
 
@@ -20,7 +20,11 @@ pub fn encoding(headers: &HeaderMap) -> Encoding {
             let mut parts = item.split(';');
             let coding = parts.next().unwrap_or("").trim();
             let q = parts
-                .filter_map(|p| p.trim().strip_prefix("q=").or_else(|| p.trim().strip_prefix("Q=")))
+                .filter_map(|p| {
+                    p.trim()
+                        .strip_prefix("q=")
+                        .or_else(|| p.trim().strip_prefix("Q="))
+                })
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
             let q = if (0.0..=1.0).contains(&q) { q } else { 0.0 };
@@ -48,15 +52,26 @@ pub fn encoding(headers: &HeaderMap) -> Encoding {
 
 /// True when the client's copy matches: `If-None-Match` against the strong ETag
 /// of the selected coding, else `If-Modified-Since` against Last-Modified.
-pub fn not_modified(headers: &HeaderMap, etag: &HeaderValue, last_modified: Option<&LastModified>) -> bool {
+pub fn not_modified(
+    headers: &HeaderMap,
+    etag: &HeaderValue,
+    last_modified: Option<&LastModified>,
+) -> bool {
     if headers.contains_key(IF_NONE_MATCH) {
-        return headers.get_all(IF_NONE_MATCH).iter().any(|v| etag_matches(v, etag));
+        return headers
+            .get_all(IF_NONE_MATCH)
+            .iter()
+            .any(|v| etag_matches(v, etag));
     }
     let (Some(since), Some(modified)) = (headers.get(IF_MODIFIED_SINCE), last_modified) else {
         return false;
     };
     // An unparsable date is ignored, as RFC 9110 §13.1.3 requires.
-    match since.to_str().ok().and_then(|s| httpdate::parse_http_date(s).ok()) {
+    match since
+        .to_str()
+        .ok()
+        .and_then(|s| httpdate::parse_http_date(s).ok())
+    {
         Some(since) => modified.time <= since,
         None => false,
     }
@@ -64,11 +79,14 @@ pub fn not_modified(headers: &HeaderMap, etag: &HeaderValue, last_modified: Opti
 
 /// Weak comparison (RFC 9110 §8.8.3.2): `W/` prefixes are ignored on both sides.
 fn etag_matches(header: &HeaderValue, etag: &HeaderValue) -> bool {
-    let Ok(header) = header.to_str() else { return false };
+    let Ok(header) = header.to_str() else {
+        return false;
+    };
     let ours = etag.as_bytes();
-    header.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours
-    })
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
 }
 
 #[cfg(test)]
@@ -117,10 +135,16 @@ mod tests {
             header: HeaderValue::from_str(&http_date(time)).unwrap(),
         };
         let mut headers = HeaderMap::new();
-        headers.insert(IF_MODIFIED_SINCE, HeaderValue::from_str(&http_date(time)).unwrap());
+        headers.insert(
+            IF_MODIFIED_SINCE,
+            HeaderValue::from_str(&http_date(time)).unwrap(),
+        );
         assert!(not_modified(&headers, &etag, Some(&modified)));
         let earlier = time - std::time::Duration::from_secs(1);
-        headers.insert(IF_MODIFIED_SINCE, HeaderValue::from_str(&http_date(earlier)).unwrap());
+        headers.insert(
+            IF_MODIFIED_SINCE,
+            HeaderValue::from_str(&http_date(earlier)).unwrap(),
+        );
         assert!(!not_modified(&headers, &etag, Some(&modified)));
         headers.insert(IF_MODIFIED_SINCE, HeaderValue::from_static("yesterday"));
         assert!(!not_modified(&headers, &etag, Some(&modified)));

@@ -51,7 +51,12 @@ pub fn route(config: &Config, raw_path: &str) -> Result<Route, RouteError> {
     }
 }
 
-fn feed(config: &Config, lang: &str, section: Option<&str>, file: &str) -> Result<Route, RouteError> {
+fn feed(
+    config: &Config,
+    lang: &str,
+    section: Option<&str>,
+    file: &str,
+) -> Result<Route, RouteError> {
     let Some(lang_index) = config.languages.iter().position(|l| l.code() == lang) else {
         return Err(not_found(config, &format!("unknown language {lang:?}")));
     };
@@ -94,7 +99,9 @@ fn decode(raw: &str) -> Result<String, RouteError> {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).ok_or_else(|| bad("a truncated percent-escape"))?;
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .ok_or_else(|| bad("a truncated percent-escape"))?;
                 let hex = std::str::from_utf8(hex).map_err(|_| bad("a bad percent-escape"))?;
                 let byte = u8::from_str_radix(hex, 16).map_err(|_| bad("a bad percent-escape"))?;
                 out.push(byte);
@@ -151,15 +158,22 @@ mod tests {
         };
         assert!(body.contains("unknown language \"xx\""), "{body}");
         assert!(body.contains("languages: id, en, zh, ja, ar, fr"), "{body}");
-        assert!(matches!(route(&config, "/fr/nope/rss.xml"), Err(RouteError::NotFound(b)) if b.contains("unknown section")));
-        assert!(matches!(route(&config, "/fr/rss.json"), Err(RouteError::NotFound(b)) if b.contains("unknown feed format")));
+        assert!(
+            matches!(route(&config, "/fr/nope/rss.xml"), Err(RouteError::NotFound(b)) if b.contains("unknown section"))
+        );
+        assert!(
+            matches!(route(&config, "/fr/rss.json"), Err(RouteError::NotFound(b)) if b.contains("unknown feed format"))
+        );
     }
 
     #[test]
     fn undecodable_paths_are_bad_requests() {
         let config = config();
         for path in ["/%zz/rss.xml", "/fr/%", "/%ff%fe/rss.xml", "/fr%00/rss.xml"] {
-            assert!(matches!(route(&config, path), Err(RouteError::BadRequest(_))), "{path}");
+            assert!(
+                matches!(route(&config, path), Err(RouteError::BadRequest(_))),
+                "{path}"
+            );
         }
     }
 }

@@ -41,7 +41,11 @@ pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
                 label: Some(s.name.clone()),
             })
             .collect(),
-        entries: feed.items.iter().map(|i| entry(i, &feed.translation_scheme)).collect(),
+        entries: feed
+            .items
+            .iter()
+            .map(|i| entry(i, &feed.translation_scheme))
+            .collect(),
         namespaces: BTreeMap::from([("dc".to_owned(), DC_NS.to_owned())]),
         lang: Some(feed.lang.clone()),
         ..atom_syndication::Feed::default()

@@ -65,7 +65,11 @@ pub fn render(config: &Config) -> Vec<u8> {
                 Some(section) => section.name(code).to_owned(),
                 None => lang.title.clone(),
             };
-            let _ = write!(out, "<li><span>{}</span><span class=\"formats\" dir=\"ltr\">", esc(&xml_safe(&label)));
+            let _ = write!(
+                out,
+                "<li><span>{}</span><span class=\"formats\" dir=\"ltr\">",
+                esc(&xml_safe(&label))
+            );
             for format in Format::ALL {
                 let _ = write!(
                     out,

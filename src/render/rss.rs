@@ -48,7 +48,11 @@ pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
         atom_ext: Some(AtomExtension {
             links: channel_links(feed, config),
         }),
-        items: feed.items.iter().map(|i| item(i, &feed.translation_scheme)).collect(),
+        items: feed
+            .items
+            .iter()
+            .map(|i| item(i, &feed.translation_scheme))
+            .collect(),
         namespaces: BTreeMap::from([("media".to_owned(), MEDIA_NS.to_owned())]),
         ..Channel::default()
     };

@@ -82,7 +82,10 @@ pub trait ArticleStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// One whole article, as it was put.
-    fn article(&self, id: String) -> impl Future<Output = Result<Option<Article>, StoreError>> + Send;
+    fn article(
+        &self,
+        id: String,
+    ) -> impl Future<Output = Result<Option<Article>, StoreError>> + Send;
 
     /// How many articles are stored.
     fn article_count(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;

@@ -250,7 +250,11 @@ fn feed_rows(conn: &Connection, query: &FeedQuery) -> Result<Vec<FeedRow>, Store
     )?;
     for row in &mut rows {
         let siblings = stmt.query_map(params![row.article.id, query.lang], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         for sibling in siblings {
             let (lang, url, translation) = sibling?;

@@ -31,11 +31,17 @@ pub fn write_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
     let text = bundled
         .replace(
             "path = \"data/kabar.sqlite\"",
-            &format!("path = {:?}", dir.join("kabar.sqlite").display().to_string()),
+            &format!(
+                "path = {:?}",
+                dir.join("kabar.sqlite").display().to_string()
+            ),
         )
         .replace(
             "seed = \"demo/articles\"",
-            &format!("seed = {:?}", repo().join("demo/articles").display().to_string()),
+            &format!(
+                "seed = {:?}",
+                repo().join("demo/articles").display().to_string()
+            ),
         );
     let path = dir.join("feeds.toml");
     std::fs::write(&path, edit(text)).expect("write config");
@@ -59,7 +65,9 @@ pub async fn start() -> TestServer<SqliteStore> {
 pub async fn start_with(edit: impl Fn(String) -> String) -> TestServer<SqliteStore> {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = Config::load(&write_config(dir.path(), edit)).expect("config");
-    let store = app::open_sqlite(&config, None, Seed::IfCreated).await.expect("store");
+    let store = app::open_sqlite(&config, None, Seed::IfCreated)
+        .await
+        .expect("store");
     let mut server = serve(Arc::new(config), Arc::new(store)).await;
     server.dir = Some(dir);
     server
@@ -67,7 +75,9 @@ pub async fn start_with(edit: impl Fn(String) -> String) -> TestServer<SqliteSto
 
 /// Serves `store` with `config` on 127.0.0.1, port chosen by the system.
 pub async fn serve<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestServer<S> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = App::new(config, store);
     let (tx, rx) = oneshot::channel();
@@ -121,13 +131,21 @@ impl Response {
 }
 
 /// One HTTP/1.1 request on a new connection.
-pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Response {
     let stream = TcpStream::connect(addr).await.expect("connect");
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .expect("handshake");
     tokio::spawn(conn);
-    let mut req = Request::builder().method(method).uri(path).header("host", addr.to_string());
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string());
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
@@ -149,7 +167,11 @@ pub async fn raw(addr: SocketAddr, raw: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(raw).await.expect("write");
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut out)).await;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut out),
+    )
+    .await;
     String::from_utf8_lossy(&out).into_owned()
 }
 
