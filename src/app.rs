@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use hyper::header::HeaderValue;
 
-use crate::cache::FeedCache;
+use crate::auth::ApiTokens;
+use crate::cache::{FeedCache, Resource};
+use crate::changes::OwnWrites;
 use crate::config::Config;
 use crate::import;
 use crate::metrics::Metrics;
@@ -19,10 +21,14 @@ pub struct App<S> {
     pub metrics: Arc<Metrics>,
     /// `Cache-Control` of every feed, built once from the configuration.
     pub cache_control: HeaderValue,
+    /// Tokens the write API accepts; `None` turns the API off.
+    pub tokens: Option<ApiTokens>,
+    /// Writes this process made, so the change-log follower skips them.
+    pub own_writes: OwnWrites,
 }
 
 impl<S: ArticleStore> App<S> {
-    pub fn new(config: Arc<Config>, store: Arc<S>) -> Arc<App<S>> {
+    pub fn new(config: Arc<Config>, store: Arc<S>, tokens: Option<ApiTokens>) -> Arc<App<S>> {
         let metrics = Arc::new(Metrics::default());
         let c = &config.cache;
         let cache_control = HeaderValue::from_str(&format!(
@@ -40,7 +46,31 @@ impl<S: ArticleStore> App<S> {
             store,
             metrics,
             cache_control,
+            tokens,
+            own_writes: OwnWrites::default(),
         })
+    }
+
+    /// Tells the WebSub hubs that these feeds changed.
+    pub fn announce(&self, resources: &[Resource]) {
+        let urls: Vec<String> = resources
+            .iter()
+            .filter_map(|r| match *r {
+                Resource::Feed {
+                    lang,
+                    section,
+                    format,
+                } => {
+                    let lang = self.config.languages.get(lang)?.code();
+                    let section = section
+                        .and_then(|s| self.config.sections.get(s))
+                        .map(|s| s.slug());
+                    Some(self.config.feed_url(lang, section, format))
+                }
+                Resource::Opml | Resource::Index => None,
+            })
+            .collect();
+        tracing::debug!(feeds = urls.len(), "feeds changed");
     }
 }
 

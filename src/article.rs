@@ -159,15 +159,47 @@ impl BodyFormat {
 pub struct Invalid {
     pub field: String,
     pub reason: String,
+    /// Whether the document was not JSON at all (400) rather than a bad value (422).
+    pub syntax: bool,
 }
 
 impl Invalid {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Invalid {
             field: field.into(),
             reason: reason.into(),
+            syntax: false,
         }
     }
+}
+
+/// Parses a JSON document into `T`; a bad value is reported with the path of
+/// its field (`versions.fr.url`), a syntax error with its line and column.
+pub fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Invalid> {
+    let syntax = |inner: serde_json::Error| Invalid {
+        field: "body".to_owned(),
+        reason: format!(
+            "invalid JSON at line {}, column {}: {inner}",
+            inner.line(),
+            inner.column()
+        ),
+        syntax: true,
+    };
+    let mut de = serde_json::Deserializer::from_str(json);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => Invalid::new(
+                if path == "." { "body".to_owned() } else { path },
+                inner.to_string(),
+            ),
+            _ => syntax(inner),
+        }
+    })?;
+    // Trailing characters after the document are a syntax error too.
+    de.end().map_err(syntax)?;
+    Ok(value)
 }
 
 /// True for ids we accept: `[a-z0-9]` then `[a-z0-9-]`, at most [`MAX_ID_LEN`].
@@ -187,18 +219,16 @@ impl Article {
         self.updated.unwrap_or(self.published)
     }
 
-    /// Parses one article from JSON, naming line and column on a syntax error.
+    /// Parses one article from JSON (see [`parse_json`]).
     pub fn from_json(json: &str) -> Result<Article, Invalid> {
-        serde_json::from_str(json).map_err(|e| {
-            Invalid::new(
-                "body",
-                format!(
-                    "invalid JSON at line {}, column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })
+        parse_json(json)
+    }
+
+    /// The article's entity tag for optimistic concurrency (`If-Match`): a hash
+    /// of its canonical JSON, so equal articles have equal tags everywhere.
+    pub fn etag(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(&json))
     }
 
     /// Checks the article against the site's configuration: known languages and
@@ -314,19 +344,25 @@ mod tests {
 
     #[test]
     fn json_errors_name_line_and_column() {
-        let err = Article::from_json("{\n  \"id\": 3,\n}").unwrap_err();
+        let err = Article::from_json("{\n  \"id\": \"a\",\n  oops\n}").unwrap_err();
         assert_eq!(err.field, "body");
-        assert!(err.reason.contains("line 2"), "{}", err.reason);
+        assert!(err.syntax, "{err}");
+        assert!(err.reason.contains("line 3, column 3"), "{}", err.reason);
     }
 
     #[test]
-    fn times_without_offset_are_refused() {
+    fn bad_values_name_their_field() {
         let json = r#"{"id":"a","published":"2026-01-01T10:00:00","versions":{}}"#;
         let err = Article::from_json(json).unwrap_err();
-        assert!(
-            err.reason.contains("published") || err.reason.contains("input"),
-            "{}",
-            err.reason
-        );
+        assert_eq!(err.field, "published");
+        assert!(!err.syntax);
+
+        let json = r#"{"id":"a","published":"2026-01-01T10:00:00Z","versions":{"fr":{"translation":"machine","body":"x","url":"/fr/a"}}}"#;
+        let err = Article::from_json(json).unwrap_err();
+        assert_eq!(err.field, "versions.fr.url");
+        assert!(err.reason.contains("relative URL"), "{}", err.reason);
+
+        let err = Article::from_json(r#"{"id":"a""#).unwrap_err();
+        assert!(err.syntax, "{err}");
     }
 }

@@ -5,8 +5,14 @@
 //! coalesces concurrent misses on one key into a single build. The last good
 //! render of each resource is kept beside the cache, so when a rebuild fails
 //! (the store is down) readers get that instead of an error.
+//!
+//! Invalidation is exact and race-free: each resource has a generation, bumped
+//! when a write touches it, and the cache key is (resource, generation). A
+//! build that was already reading the store when the write landed inserts its
+//! stale bytes under the old key, which no request asks for again.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -18,7 +24,7 @@ use crate::feed::{self, Format};
 use crate::metrics::Metrics;
 use crate::render;
 use crate::representation::Representation;
-use crate::store::{ArticleStore, StoreError};
+use crate::store::{ArticleStore, StoreError, Touched};
 
 /// Something Kabar renders: a feed (by index into the configuration's languages
 /// and sections), the OPML list or the HTML index. Small and `Copy`, so a cache
@@ -35,6 +41,35 @@ pub enum Resource {
 }
 
 impl Resource {
+    /// Every feed whose bytes a write that `touched` these languages and
+    /// sections changed (the OPML list and the index do not depend on articles).
+    pub fn touched_by(config: &Config, touched: &Touched) -> Vec<Resource> {
+        let mut resources = Vec::new();
+        for (lang, _) in config
+            .languages
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| touched.langs.contains(l.code()))
+        {
+            let sections = config
+                .sections
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| touched.sections.contains(s.slug()))
+                .map(|(i, _)| Some(i));
+            for section in std::iter::once(None).chain(sections) {
+                for format in Format::ALL {
+                    resources.push(Resource::Feed {
+                        lang,
+                        section,
+                        format,
+                    });
+                }
+            }
+        }
+        resources
+    }
+
     /// Index into [`crate::metrics::RENDER_KINDS`].
     fn render_kind(self) -> usize {
         match self {
@@ -65,8 +100,10 @@ pub struct FeedCache<S> {
     config: Arc<Config>,
     store: Arc<S>,
     metrics: Arc<Metrics>,
-    /// Rendered resources, bounded by bytes and TTL.
-    rendered: Cache<Resource, Arc<Representation>>,
+    /// Rendered resources by (resource, generation), bounded by bytes and TTL.
+    rendered: Cache<(Resource, u64), Arc<Representation>>,
+    /// The current generation of every resource, indexed by [`FeedCache::slot`].
+    generations: Box<[AtomicU64]>,
     /// The last successful render of every resource, served when a rebuild
     /// fails. Resources are a finite set fixed by the configuration, and the
     /// values are shared with `rendered`, so this costs little memory.
@@ -77,10 +114,12 @@ impl<S: ArticleStore> FeedCache<S> {
     pub fn new(config: Arc<Config>, store: Arc<S>, metrics: Arc<Metrics>) -> Self {
         let rendered = Cache::builder()
             .max_capacity(config.cache.max_bytes)
-            .weigher(|_: &Resource, rep: &Arc<Representation>| rep.weight())
+            .weigher(|_: &(Resource, u64), rep: &Arc<Representation>| rep.weight())
             .time_to_live(Duration::from_secs(config.cache.ttl_secs.max(1)))
             .build();
+        let slots = config.languages.len() * (config.sections.len() + 1) * Format::ALL.len() + 2;
         FeedCache {
+            generations: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             config,
             store,
             metrics,
@@ -92,16 +131,13 @@ impl<S: ArticleStore> FeedCache<S> {
     /// The representation of `resource`: cached, freshly built, or, when the
     /// build fails, the last good one.
     pub async fn get(&self, resource: Resource) -> Result<Arc<Representation>, Arc<BuildError>> {
-        if let Some(hit) = self.rendered.get(&resource).await {
+        let key = (resource, self.generation(resource));
+        if let Some(hit) = self.rendered.get(&key).await {
             self.metrics.cache_hit();
             return Ok(hit);
         }
         self.metrics.cache_miss();
-        match self
-            .rendered
-            .try_get_with(resource, self.build(resource))
-            .await
-        {
+        match self.rendered.try_get_with(key, self.build(resource)).await {
             Ok(rep) => Ok(rep),
             Err(error) => {
                 self.metrics.build_failure();
@@ -126,9 +162,44 @@ impl<S: ArticleStore> FeedCache<S> {
         }
     }
 
+    /// Retires the renders of `resources`: the next request builds afresh.
+    pub async fn invalidate(&self, resources: &[Resource]) {
+        for resource in resources {
+            let old = self.generations[self.slot(*resource)].fetch_add(1, Ordering::AcqRel);
+            self.rendered.invalidate(&(*resource, old)).await;
+        }
+    }
+
     /// Drops every cached render (the last good ones stay for stale-if-error).
     pub fn invalidate_all(&self) {
+        for generation in &self.generations {
+            generation.fetch_add(1, Ordering::AcqRel);
+        }
         self.rendered.invalidate_all();
+    }
+
+    fn generation(&self, resource: Resource) -> u64 {
+        self.generations[self.slot(resource)].load(Ordering::Acquire)
+    }
+
+    /// A dense index for `resource`: feeds by (language, section, format), then
+    /// the OPML list and the index page.
+    fn slot(&self, resource: Resource) -> usize {
+        let per_lang = (self.config.sections.len() + 1) * Format::ALL.len();
+        let feeds = self.config.languages.len() * per_lang;
+        match resource {
+            Resource::Feed {
+                lang,
+                section,
+                format,
+            } => {
+                let format = Format::ALL.iter().position(|f| *f == format).unwrap_or(0);
+                let section = section.map_or(0, |s| s + 1);
+                (lang * per_lang + section * Format::ALL.len() + format).min(feeds - 1)
+            }
+            Resource::Opml => feeds,
+            Resource::Index => feeds + 1,
+        }
     }
 
     async fn build(&self, resource: Resource) -> Result<Arc<Representation>, BuildError> {

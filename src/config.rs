@@ -38,6 +38,8 @@ pub struct Config {
     #[serde(default)]
     pub boilerplate: BoilerplateConfig,
     #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default)]
     pub sections: Vec<Section>,
     pub languages: Vec<Language>,
 }
@@ -150,6 +152,15 @@ impl Default for FeedsConfig {
             ttl_minutes: 5,
         }
     }
+}
+
+/// The newsroom's write API. Tokens never live in this file: they come from
+/// `KABAR_API_TOKEN` or from the file named here, one per line.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// File of bearer tokens; relative to the configuration file's folder.
+    pub token_file: Option<PathBuf>,
 }
 
 /// Paragraphs dropped from every body, in every language.
@@ -418,6 +429,11 @@ impl Config {
             && seed.is_relative()
         {
             self.store.seed = Some(dir.join(seed));
+        }
+        if let Some(file) = &self.api.token_file
+            && file.is_relative()
+        {
+            self.api.token_file = Some(dir.join(file));
         }
     }
 

@@ -73,6 +73,31 @@ pub async fn import_path<S: ArticleStore>(
     Ok(report)
 }
 
+/// Writes every stored article as one JSON line, in id order; returns the count.
+/// The output imports back with [`import_path`] into the same store state.
+pub async fn export<S: ArticleStore>(
+    store: &S,
+    out: &mut impl std::io::Write,
+) -> Result<usize, ImportError> {
+    let mut after = None;
+    let mut count = 0;
+    loop {
+        let page = store.articles_after(after.clone(), BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        for article in &page {
+            let line =
+                serde_json::to_string(article).map_err(|e| ImportError::Task(e.to_string()))?;
+            writeln!(out, "{line}").map_err(|source| ImportError::Read {
+                path: "output".to_owned(),
+                source,
+            })?;
+        }
+        count += page.len();
+    }
+    Ok(count)
+}
+
 /// Every record's origin and text: one per `.json` file (sorted by name, so
 /// imports are repeatable), or one per non-blank line of a `.jsonl` file.
 fn read_records(path: &Path) -> Result<Vec<(String, String)>, ImportError> {

@@ -7,7 +7,9 @@
 
 pub mod app;
 pub mod article;
+pub mod auth;
 pub mod cache;
+pub mod changes;
 pub mod config;
 pub mod feed;
 pub mod http;
@@ -17,6 +19,7 @@ pub mod render;
 pub mod representation;
 pub mod store;
 pub mod text;
+pub mod write;
 
 pub use app::App;
 pub use config::Config;

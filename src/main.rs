@@ -10,10 +10,11 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use kabar::app::{self, Seed};
+use kabar::auth::{self, ApiTokens};
 use kabar::cache::Resource;
 use kabar::config::Config;
 use kabar::feed::Format;
-use kabar::{App, http, import};
+use kabar::{App, changes, http, import};
 
 #[derive(Parser)]
 #[command(
@@ -45,6 +46,15 @@ enum Command {
         #[arg(long, default_value = "feeds.toml")]
         config: PathBuf,
         /// SQLite file to import into, instead of the configured one.
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Write every article as JSON Lines (to re-import elsewhere, or as a backup).
+    Export {
+        /// Output file; stdout when missing.
+        path: Option<PathBuf>,
+        #[arg(long, default_value = "feeds.toml")]
+        config: PathBuf,
         #[arg(long)]
         store: Option<PathBuf>,
     },
@@ -126,6 +136,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             config,
             store,
         } => import(&path, &config, store.as_deref()).await,
+        Command::Export {
+            path,
+            config,
+            store,
+        } => export(path.as_deref(), &config, store.as_deref())
+            .await
+            .map(|()| ExitCode::SUCCESS),
         Command::CheckConfig { path } => {
             let config = load_config(&path)?;
             println!(
@@ -169,8 +186,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
     tracing::info!("listening on http://{local}/");
-    let app = App::new(config, store);
+    let tokens = ApiTokens::load(config.api.token_file.as_deref())?;
+    match &tokens {
+        Some(_) => tracing::info!("write API on at /api/v1/"),
+        None => tracing::info!(
+            "write API off: set {} or [api] token_file to turn it on",
+            auth::TOKEN_ENV
+        ),
+    }
+    let app = App::new(config, store, tokens);
+    let follower = tokio::spawn(changes::follow(Arc::clone(&app)));
     http::serve(listener, app, shutdown_signal()).await;
+    follower.abort();
     tracing::info!("stopped");
     Ok(())
 }
@@ -218,6 +245,22 @@ async fn import(path: &Path, config: &Path, store: Option<&Path>) -> anyhow::Res
     })
 }
 
+async fn export(path: Option<&Path>, config: &Path, store: Option<&Path>) -> anyhow::Result<()> {
+    let config = load_config(config)?;
+    let store = app::open_sqlite(&config, store, Seed::Never).await?;
+    let mut out: Box<dyn Write> = match path {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let count = import::export(&store, &mut out).await?;
+    out.flush()?;
+    eprintln!("exported {count} articles");
+    Ok(())
+}
+
 async fn render(
     lang: &str,
     format: &str,
@@ -246,7 +289,7 @@ async fn render(
         None => None,
     };
     let store = Arc::new(app::open_sqlite(&config, store, Seed::IfCreated).await?);
-    let app = App::new(config, store);
+    let app = App::new(config, store, None);
     let rep = app
         .cache
         .get(Resource::Feed {

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::{raw, request, start};
 use hyper::StatusCode;
 use kabar::article::Article;
-use kabar::store::{ArticleStore, FeedQuery, FeedRow, StoreError};
+use kabar::store::{
+    ArticleStore, Change, ChangeLog, FeedQuery, FeedRow, IfMatch, StoreError, Touched,
+};
 
 const FEED: &str = "/fr/rss.xml";
 
@@ -327,8 +329,32 @@ impl ArticleStore for FlakyStore {
         }
         self.inner.feed_rows(query).await
     }
-    async fn put_articles(&self, articles: Vec<Article>) -> Result<(), StoreError> {
+    async fn put_articles(&self, articles: Vec<Article>) -> Result<Touched, StoreError> {
         self.inner.put_articles(articles).await
+    }
+    async fn put_article(
+        &self,
+        article: Article,
+        if_match: Option<IfMatch>,
+    ) -> Result<Change, StoreError> {
+        self.inner.put_article(article, if_match).await
+    }
+    async fn delete_article(
+        &self,
+        id: String,
+        if_match: Option<IfMatch>,
+    ) -> Result<Change, StoreError> {
+        self.inner.delete_article(id, if_match).await
+    }
+    async fn articles_after(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Article>, StoreError> {
+        self.inner.articles_after(after, limit).await
+    }
+    async fn changes_since(&self, seq: u64) -> Result<ChangeLog, StoreError> {
+        self.inner.changes_since(seq).await
     }
     async fn article(&self, id: String) -> Result<Option<Article>, StoreError> {
         self.inner.article(id).await

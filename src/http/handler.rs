@@ -15,8 +15,8 @@ use hyper::header::{
 };
 use hyper::{Method, Request, Response, StatusCode, Version};
 
-use super::negotiate;
 use super::routes::{self, Route, RouteError};
+use super::{api, negotiate};
 use crate::app::App;
 use crate::cache::Resource;
 use crate::metrics;
@@ -29,17 +29,25 @@ pub async fn handle<S: ArticleStore>(
     app: Arc<App<S>>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let (route, response) = respond(&app, &req).await;
+    let (route, response) = if req.uri().path().starts_with(api::PREFIX) && has_host(&req) {
+        (metrics::Route::Api, api::respond(&app, req).await)
+    } else {
+        respond(&app, &req).await
+    };
     app.metrics.request(route, response.status().as_u16());
     Ok(response)
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request without Host is malformed.
+fn has_host(req: &Request<Incoming>) -> bool {
+    req.version() != Version::HTTP_11 || req.headers().contains_key(HOST)
 }
 
 async fn respond<S: ArticleStore>(
     app: &App<S>,
     req: &Request<Incoming>,
 ) -> (metrics::Route, Response<Body>) {
-    // RFC 9112 §3.2: an HTTP/1.1 request without Host is malformed.
-    if req.version() == Version::HTTP_11 && !req.headers().contains_key(HOST) {
+    if !has_host(req) {
         return (
             metrics::Route::Unknown,
             text(

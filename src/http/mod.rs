@@ -2,6 +2,7 @@
 //! speak, serves HTTP/1.1 and HTTP/2 through hyper, and drains in-flight
 //! requests on shutdown.
 
+mod api;
 mod handler;
 mod negotiate;
 mod routes;

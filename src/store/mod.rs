@@ -6,6 +6,7 @@
 
 mod sqlite;
 
+use std::collections::BTreeSet;
 use std::future::Future;
 
 use chrono::{DateTime, FixedOffset};
@@ -23,6 +24,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("store task failed: {0}")]
     Task(String),
+    #[error("the article does not match If-Match")]
+    PreconditionFailed,
     #[error("cannot create the store's folder {path}: {source}")]
     Folder {
         path: String,
@@ -67,6 +70,128 @@ pub struct Sibling {
     pub translation: Translation,
 }
 
+/// A condition a write puts on the stored article (`If-Match`, RFC 9110 §13.1.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: the article must exist.
+    Any,
+    /// One of these entity tags (see [`Article::etag`]) must be the current one.
+    Tags(Vec<String>),
+}
+
+impl IfMatch {
+    /// Whether `current` (the stored article, if any) satisfies the condition.
+    pub fn holds(&self, current: Option<&Article>) -> bool {
+        match (self, current) {
+            (_, None) => false,
+            (IfMatch::Any, Some(_)) => true,
+            (IfMatch::Tags(tags), Some(article)) => {
+                let etag = article.etag();
+                tags.iter().any(|t| *t == etag)
+            }
+        }
+    }
+}
+
+/// What one write did to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub before: Option<Article>,
+    pub after: Option<Article>,
+    /// The feeds whose bytes the write changed; empty when nothing changed.
+    pub touched: Touched,
+    /// The write's place in the change log; 0 when nothing changed.
+    pub seq: u64,
+}
+
+/// The languages and sections whose feeds a write changed. A feed of language L
+/// (all sections, or section S) changed when L is here (and S is, or it is the
+/// language-wide feed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    pub langs: BTreeSet<String>,
+    pub sections: BTreeSet<String>,
+}
+
+impl Touched {
+    /// The feeds that differ between `before` and `after` of one article.
+    ///
+    /// Replacing one version's text touches that language alone. Anything every
+    /// item shows (times, section, tags, authors, image) or that sibling items
+    /// link to (which versions exist, their URLs) touches every language.
+    pub fn between(before: Option<&Article>, after: Option<&Article>) -> Touched {
+        let langs_of = |a: Option<&Article>| -> BTreeSet<String> {
+            a.map(|a| a.versions.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        let all: BTreeSet<String> = langs_of(before).union(&langs_of(after)).cloned().collect();
+        let langs = match (before, after) {
+            (Some(b), Some(a)) if !shared_parts_differ(b, a) => all
+                .into_iter()
+                .filter(|l| b.versions.get(l) != a.versions.get(l))
+                .collect(),
+            (None, None) => BTreeSet::new(),
+            _ => all,
+        };
+        let sections = if langs.is_empty() {
+            BTreeSet::new()
+        } else {
+            [before, after]
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.section.clone())
+                .collect()
+        };
+        Touched { langs, sections }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.langs.is_empty()
+    }
+
+    /// Adds `other`'s feeds to these.
+    pub fn extend(&mut self, other: Touched) {
+        self.langs.extend(other.langs);
+        self.sections.extend(other.sections);
+    }
+}
+
+/// True when a change shows in every language version's item.
+fn shared_parts_differ(b: &Article, a: &Article) -> bool {
+    let sibling_links_differ = b.versions.len() != a.versions.len()
+        || b.versions.iter().any(|(lang, bv)| {
+            a.versions
+                .get(lang)
+                .is_none_or(|av| av.url != bv.url || av.translation != bv.translation)
+        });
+    b.section != a.section
+        || b.published != a.published
+        || b.updated != a.updated
+        || b.tags != a.tags
+        || b.authors != a.authors
+        || b.image != a.image
+        || sibling_links_differ
+}
+
+/// One committed write, as other processes learn of it from the change log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    pub seq: u64,
+    pub touched: Touched,
+}
+
+/// A slice of the change log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeLog {
+    /// Records after the asked-for sequence number, oldest first.
+    pub records: Vec<ChangeRecord>,
+    /// The oldest sequence number still kept (0 when the log is empty): a
+    /// follower behind it missed pruned records and must assume anything changed.
+    pub oldest: u64,
+    /// The newest sequence number (0 when the log is empty).
+    pub latest: u64,
+}
+
 /// What Kabar needs from a database of articles.
 pub trait ArticleStore: Send + Sync + 'static {
     /// The rows of one feed, in feed order.
@@ -75,11 +200,40 @@ pub trait ArticleStore: Send + Sync + 'static {
         query: FeedQuery,
     ) -> impl Future<Output = Result<Vec<FeedRow>, StoreError>> + Send;
 
-    /// Creates or replaces whole articles, all in one durable transaction.
+    /// Creates or replaces whole articles, all in one durable transaction
+    /// (bulk import); returns the feeds they touched.
     fn put_articles(
         &self,
         articles: Vec<Article>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Touched, StoreError>> + Send;
+
+    /// Creates or replaces one article in one durable transaction, if `if_match`
+    /// (checked inside the transaction) holds.
+    fn put_article(
+        &self,
+        article: Article,
+        if_match: Option<IfMatch>,
+    ) -> impl Future<Output = Result<Change, StoreError>> + Send;
+
+    /// Removes an article and all its versions; `before` is `None` when there was
+    /// no such article.
+    fn delete_article(
+        &self,
+        id: String,
+        if_match: Option<IfMatch>,
+    ) -> impl Future<Output = Result<Change, StoreError>> + Send;
+
+    /// Up to `limit` whole articles with ids after `after`, in id order (export).
+    fn articles_after(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Article>, StoreError>> + Send;
+
+    /// Committed writes with a sequence number above `seq` (at most a few
+    /// thousand at a time), for followers in other processes.
+    fn changes_since(&self, seq: u64)
+    -> impl Future<Output = Result<ChangeLog, StoreError>> + Send;
 
     /// One whole article, as it was put.
     fn article(

@@ -10,14 +10,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
-use super::{ArticleMeta, ArticleStore, FeedQuery, FeedRow, Sibling, StoreError};
+use super::{
+    ArticleMeta, ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch,
+    Sibling, StoreError, Touched,
+};
 use crate::article::{Article, BodyFormat, Translation, Version};
 
 /// Read connections kept open; more readers than cores would only contend.
 const MAX_READERS: usize = 4;
 
 /// The schema version this binary writes; `PRAGMA user_version` records it.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Change-log rows kept; a reader further behind than this reloads everything.
+const CHANGES_KEPT: i64 = 10_000;
 
 /// Schema 1. `versions` repeats the article's section and publish time so that
 /// "newest N in language L (and section S)" is one range scan of an index,
@@ -49,6 +55,16 @@ CREATE TABLE versions (
 ) STRICT;
 CREATE INDEX versions_by_language ON versions (lang, published_ms DESC, article_id);
 CREATE INDEX versions_by_section ON versions (lang, section, published_ms DESC, article_id);
+";
+
+/// Schema 2: the change log other processes follow to invalidate their caches.
+const SCHEMA_V2: &str = "
+CREATE TABLE changes (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id TEXT NOT NULL,
+    langs      TEXT NOT NULL,
+    sections   TEXT NOT NULL
+) STRICT;
 ";
 
 pub struct SqliteStore {
@@ -163,11 +179,18 @@ fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
     if version == SCHEMA_VERSION {
         return Ok(false);
     }
-    let tx = conn.transaction()?;
-    tx.execute_batch(SCHEMA_V1)?;
+    // IMMEDIATE takes the write lock first, so two processes starting at once
+    // migrate one after the other; the second then finds nothing to do.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (step, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+        if version < step {
+            tx.execute_batch(sql)?;
+        }
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
-    Ok(true)
+    Ok(version == 0)
 }
 
 impl ArticleStore for SqliteStore {
@@ -175,20 +198,137 @@ impl ArticleStore for SqliteStore {
         self.read(move |conn| feed_rows(conn, &query)).await
     }
 
-    async fn put_articles(&self, articles: Vec<Article>) -> Result<(), StoreError> {
+    async fn put_articles(&self, articles: Vec<Article>) -> Result<Touched, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction()?;
-            for article in &articles {
-                put_article(&tx, article)?;
+            let mut all = Touched::default();
+            for article in articles {
+                let before = article_by_id(&tx, &article.id)?;
+                let touched = Touched::between(before.as_ref(), Some(&article));
+                if !touched.is_empty() {
+                    put_article(&tx, &article)?;
+                    log_change(&tx, &article.id, &touched)?;
+                    all.extend(touched);
+                }
             }
             tx.commit()?;
-            Ok(())
+            Ok(all)
+        })
+        .await
+    }
+
+    async fn put_article(
+        &self,
+        article: Article,
+        if_match: Option<IfMatch>,
+    ) -> Result<Change, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let before = article_by_id(&tx, &article.id)?;
+            if if_match.is_some_and(|condition| !condition.holds(before.as_ref())) {
+                return Err(StoreError::PreconditionFailed);
+            }
+            let touched = Touched::between(before.as_ref(), Some(&article));
+            let mut seq = 0;
+            if !touched.is_empty() {
+                put_article(&tx, &article)?;
+                seq = log_change(&tx, &article.id, &touched)?;
+            }
+            tx.commit()?;
+            Ok(Change {
+                before,
+                after: Some(article),
+                touched,
+                seq,
+            })
+        })
+        .await
+    }
+
+    async fn delete_article(
+        &self,
+        id: String,
+        if_match: Option<IfMatch>,
+    ) -> Result<Change, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let before = article_by_id(&tx, &id)?;
+            if if_match.is_some_and(|condition| !condition.holds(before.as_ref())) {
+                return Err(StoreError::PreconditionFailed);
+            }
+            let touched = Touched::between(before.as_ref(), None);
+            let mut seq = 0;
+            if before.is_some() {
+                tx.execute("DELETE FROM articles WHERE id = ?1", [&id])?;
+                seq = log_change(&tx, &id, &touched)?;
+            }
+            tx.commit()?;
+            Ok(Change {
+                before,
+                after: None,
+                touched,
+                seq,
+            })
+        })
+        .await
+    }
+
+    async fn articles_after(
+        &self,
+        after: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<Article>, StoreError> {
+        self.read(move |conn| {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let mut stmt =
+                conn.prepare_cached("SELECT id FROM articles WHERE id > ?1 ORDER BY id LIMIT ?2")?;
+            let ids = stmt
+                .query_map(params![after.unwrap_or_default(), limit], |row| {
+                    row.get::<_, String>(0)
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut articles = Vec::with_capacity(ids.len());
+            for id in ids {
+                articles.extend(article_by_id(conn, &id)?);
+            }
+            Ok(articles)
+        })
+        .await
+    }
+
+    async fn changes_since(&self, seq: u64) -> Result<ChangeLog, StoreError> {
+        self.read(move |conn| {
+            let since = i64::try_from(seq).unwrap_or(i64::MAX);
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, langs, sections FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 10000",
+            )?;
+            let mut records = Vec::new();
+            let mut rows = stmt.query([since])?;
+            while let Some(row) = rows.next()? {
+                records.push(ChangeRecord {
+                    seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                    touched: Touched {
+                        langs: parse_json(&row.get::<_, String>(1)?)?,
+                        sections: parse_json(&row.get::<_, String>(2)?)?,
+                    },
+                });
+            }
+            let (oldest, latest): (i64, i64) = conn.query_row(
+                "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM changes",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok(ChangeLog {
+                records,
+                oldest: u64::try_from(oldest).unwrap_or(0),
+                latest: u64::try_from(latest).unwrap_or(0),
+            })
         })
         .await
     }
 
     async fn article(&self, id: String) -> Result<Option<Article>, StoreError> {
-        self.read(move |conn| article(conn, &id)).await
+        self.read(move |conn| article_by_id(conn, &id)).await
     }
 
     async fn article_count(&self) -> Result<u64, StoreError> {
@@ -314,7 +454,7 @@ fn read_version(row: &Row, at: usize) -> Result<Version, StoreError> {
     })
 }
 
-fn article(conn: &Connection, id: &str) -> Result<Option<Article>, StoreError> {
+fn article_by_id(conn: &Connection, id: &str) -> Result<Option<Article>, StoreError> {
     let meta = conn
         .query_row(
             "SELECT id, section, published, updated, tags, authors, image FROM articles WHERE id = ?1",
@@ -398,6 +538,21 @@ fn put_article(tx: &rusqlite::Transaction, article: &Article) -> Result<(), Stor
         ])?;
     }
     Ok(())
+}
+
+/// Appends a write to the change log and prunes what no follower needs.
+fn log_change(tx: &rusqlite::Transaction, id: &str, touched: &Touched) -> Result<u64, StoreError> {
+    tx.prepare_cached("INSERT INTO changes (article_id, langs, sections) VALUES (?1, ?2, ?3)")?
+        .execute(params![
+            id,
+            to_json(&touched.langs)?,
+            to_json(&touched.sections)?
+        ])?;
+    let seq = tx.last_insert_rowid();
+    if seq % 1000 == 0 {
+        tx.execute("DELETE FROM changes WHERE seq <= ?1", [seq - CHANGES_KEPT])?;
+    }
+    Ok(u64::try_from(seq).unwrap_or(0))
 }
 
 /// Serializes the small JSON columns (tags, authors, image).

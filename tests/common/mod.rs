@@ -13,6 +13,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper::{HeaderMap, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use kabar::app::{self, Seed};
+use kabar::auth::ApiTokens;
 use kabar::{App, ArticleStore, Config, SqliteStore};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,6 +55,8 @@ pub struct TestServer<S: ArticleStore> {
     pub dir: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    /// The change-log follower, as `kabar serve` runs it.
+    follower: JoinHandle<()>,
 }
 
 /// A server on the demo store in a fresh temporary folder.
@@ -75,11 +78,28 @@ pub async fn start_with(edit: impl Fn(String) -> String) -> TestServer<SqliteSto
 
 /// Serves `store` with `config` on 127.0.0.1, port chosen by the system.
 pub async fn serve<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestServer<S> {
+    serve_with_tokens(config, store, None).await
+}
+
+/// The token tests use for the write API.
+pub const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// Serves `store` with the write API on, accepting [`TOKEN`].
+pub async fn serve_with_api<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestServer<S> {
+    serve_with_tokens(config, store, ApiTokens::new(vec![TOKEN.to_owned()])).await
+}
+
+async fn serve_with_tokens<S: ArticleStore>(
+    config: Arc<Config>,
+    store: Arc<S>,
+    tokens: Option<ApiTokens>,
+) -> TestServer<S> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = App::new(config, store);
+    let app = App::new(config, store, tokens);
+    let follower = tokio::spawn(kabar::changes::follow(Arc::clone(&app)));
     let (tx, rx) = oneshot::channel();
     let task = tokio::spawn(kabar::http::serve(listener, Arc::clone(&app), async {
         let _ = rx.await;
@@ -90,6 +110,7 @@ pub async fn serve<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestS
         dir: None,
         shutdown: Some(tx),
         task: Some(task),
+        follower,
     }
 }
 
@@ -107,6 +128,7 @@ impl<S: ArticleStore> TestServer<S> {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+        self.follower.abort();
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }

@@ -1,0 +1,98 @@
+//! Following the store's change log, so that writes made by another process (a
+//! bulk import into the same SQLite file, another replica on a shared
+//! database) retire the feeds they touched here too, within a poll interval.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crate::app::App;
+use crate::cache::Resource;
+use crate::store::{ArticleStore, Touched};
+
+/// How often the change log is read: the bound on how stale another
+/// process's write can look here.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// Sequence numbers of this process's own writes, already applied when they
+/// were made, so the follower does not retire those feeds a second time.
+#[derive(Debug, Default)]
+pub struct OwnWrites(Mutex<BTreeSet<u64>>);
+
+impl OwnWrites {
+    pub fn mark_own(&self, seq: u64) {
+        if seq > 0 {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(seq);
+        }
+    }
+
+    fn take(&self, seq: u64) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&seq)
+    }
+
+    /// Forgets own writes the follower has passed without seeing (pruned).
+    fn forget_up_to(&self, seq: u64) {
+        let mut own = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        *own = own.split_off(&(seq + 1));
+    }
+}
+
+/// Reads the change log forever, retiring the feeds other processes' writes
+/// touched. Run it as a background task for as long as the server serves.
+pub async fn follow<S: ArticleStore>(app: Arc<App<S>>) {
+    let mut last = match app.store.changes_since(u64::MAX).await {
+        Ok(log) => log.latest,
+        Err(_) => 0,
+    };
+    let mut interval = tokio::time::interval(POLL_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        interval.tick().await;
+        let log = match app.store.changes_since(last).await {
+            Ok(log) => log,
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(%error, "cannot read the change log; feeds may lag behind other writers");
+                }
+                failing = true;
+                continue;
+            }
+        };
+        failing = false;
+        if log.latest < last || (log.oldest > last + 1 && !log.records.is_empty()) {
+            // The log was reset or pruned past us: anything may have changed.
+            tracing::info!(
+                last,
+                oldest = log.oldest,
+                latest = log.latest,
+                "change log skipped ahead; retiring every feed"
+            );
+            app.cache.invalidate_all();
+            app.own_writes.forget_up_to(log.latest);
+            last = log.latest;
+            continue;
+        }
+        let mut touched = Touched::default();
+        for record in log.records {
+            last = last.max(record.seq);
+            if !app.own_writes.take(record.seq) {
+                touched.extend(record.touched);
+            }
+        }
+        if !touched.is_empty() {
+            let resources = Resource::touched_by(&app.config, &touched);
+            tracing::debug!(
+                feeds = resources.len(),
+                "retiring feeds changed by another writer"
+            );
+            app.cache.invalidate(&resources).await;
+        }
+    }
+}
