@@ -60,7 +60,7 @@ pub async fn respond<S: ArticleStore>(app: &App<S>, req: Request<Incoming>) -> R
     }
     let target = match target(app, req.uri().path()) {
         Ok(target) => target,
-        Err(response) => return response,
+        Err(e) => return e.response(),
     };
     let if_match = if_match(&req);
     match (req.method().clone(), target) {
@@ -70,14 +70,14 @@ pub async fn respond<S: ArticleStore>(app: &App<S>, req: Request<Incoming>) -> R
         }
         (Method::PUT, Target::Article(id)) => match read_json::<Article>(app, req).await {
             Ok(article) => written(write::put_article(app, &id, article, if_match).await, None),
-            Err(response) => response,
+            Err(e) => e.response(),
         },
         (Method::PUT, Target::Version(id, lang)) => match read_json::<Version>(app, req).await {
             Ok(version) => written(
                 write::put_version(app, &id, &lang, version, if_match).await,
                 Some(&lang),
             ),
-            Err(response) => response,
+            Err(e) => e.response(),
         },
         (Method::DELETE, Target::Article(id)) => {
             written(write::delete_article(app, &id, if_match).await, None)
@@ -100,14 +100,14 @@ pub async fn respond<S: ArticleStore>(app: &App<S>, req: Request<Incoming>) -> R
 }
 
 /// `/api/v1/articles/{id}` or `/api/v1/articles/{id}/versions/{lang}`.
-fn target<S>(app: &App<S>, path: &str) -> Result<Target, Response<Body>> {
+fn target<S>(app: &App<S>, path: &str) -> Result<Target, ApiError> {
     let rest = path.strip_prefix(PREFIX).unwrap_or_default();
     let parts: Vec<&str> = rest.split('/').collect();
     let (id, lang) = match parts.as_slice() {
         ["articles", id] => (*id, None),
         ["articles", id, "versions", lang] => (*id, Some(*lang)),
         _ => {
-            return Err(error(
+            return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "path",
                 "API paths are /api/v1/articles/{id} and /api/v1/articles/{id}/versions/{lang}",
@@ -115,7 +115,7 @@ fn target<S>(app: &App<S>, path: &str) -> Result<Target, Response<Body>> {
         }
     };
     if !article::is_valid_id(id) {
-        return Err(error(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "id",
             "must be 1 to 128 characters of a-z, 0-9 and '-', starting with a letter or digit",
@@ -126,7 +126,7 @@ fn target<S>(app: &App<S>, path: &str) -> Result<Target, Response<Body>> {
         Some(lang) if app.config.language(lang).is_some() => {
             Ok(Target::Version(id.to_owned(), lang.to_owned()))
         }
-        Some(lang) => Err(error(
+        Some(lang) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "lang",
             &format!(
@@ -166,7 +166,7 @@ fn if_match(req: &Request<Incoming>) -> Option<IfMatch> {
 async fn read_json<T: serde::de::DeserializeOwned>(
     app: &App<impl ArticleStore>,
     req: Request<Incoming>,
-) -> Result<T, Response<Body>> {
+) -> Result<T, ApiError> {
     let json_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -174,7 +174,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
     if !json_type {
-        return Err(error(
+        return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content-type",
             "send the article as application/json",
@@ -182,7 +182,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     }
     let limit = app.config.server.max_body_bytes.get();
     let too_large = || {
-        error(
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body",
             &format!("is larger than the limit of {limit} bytes"),
@@ -198,9 +198,9 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     }
     let body = match Limited::new(req.into_body(), limit).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
         Err(other) => {
-            return Err(error(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "body",
                 &format!("could not be read: {other}"),
@@ -208,8 +208,8 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         }
     };
     let text = std::str::from_utf8(&body)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "body", "is not UTF-8"))?;
-    article::parse_json(text).map_err(|invalid| invalid_response(&invalid))
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body", "is not UTF-8"))?;
+    article::parse_json(text).map_err(|invalid| ApiError::invalid(&invalid))
 }
 
 async fn get_article<S: ArticleStore>(
@@ -247,7 +247,7 @@ async fn get_article<S: ArticleStore>(
 fn written(result: Result<Written, WriteError>, lang: Option<&str>) -> Response<Body> {
     let written = match result {
         Ok(written) => written,
-        Err(WriteError::Invalid(invalid)) => return invalid_response(&invalid),
+        Err(WriteError::Invalid(invalid)) => return ApiError::invalid(&invalid).response(),
         Err(WriteError::NotFound(reason)) => return error(StatusCode::NOT_FOUND, "id", &reason),
         Err(WriteError::PreconditionFailed) => {
             return error(
@@ -288,13 +288,35 @@ fn store_unavailable(error_: &crate::store::StoreError) -> Response<Body> {
     )
 }
 
-fn invalid_response(invalid: &Invalid) -> Response<Body> {
-    let status = if invalid.syntax {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    error(status, &invalid.field, &invalid.reason)
+/// A refused API request: the status, the field at fault and why.
+struct ApiError {
+    status: StatusCode,
+    field: String,
+    reason: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, field: &str, reason: &str) -> ApiError {
+        ApiError {
+            status,
+            field: field.to_owned(),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// 400 when the body is not JSON at all, 422 when a value is wrong.
+    fn invalid(invalid: &Invalid) -> ApiError {
+        let status = if invalid.syntax {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        ApiError::new(status, &invalid.field, &invalid.reason)
+    }
+
+    fn response(&self) -> Response<Body> {
+        error(self.status, &self.field, &self.reason)
+    }
 }
 
 #[derive(Serialize)]

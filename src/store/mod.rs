@@ -87,7 +87,7 @@ impl IfMatch {
             (IfMatch::Any, Some(_)) => true,
             (IfMatch::Tags(tags), Some(article)) => {
                 let etag = article.etag();
-                tags.iter().any(|t| *t == etag)
+                tags.contains(&etag)
             }
         }
     }
