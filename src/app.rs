@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::import;
 use crate::metrics::Metrics;
 use crate::store::{ArticleStore, SqliteStore, StoreError};
+use crate::websub::{PublishStats, Publisher, PublisherConfig};
 
 pub struct App<S> {
     pub config: Arc<Config>,
@@ -25,6 +26,9 @@ pub struct App<S> {
     pub tokens: Option<ApiTokens>,
     /// Writes this process made, so the change-log follower skips them.
     pub own_writes: OwnWrites,
+    /// Tells the configured WebSub hubs which feeds changed, in the background.
+    pub publisher: Publisher,
+    pub publish_stats: Arc<PublishStats>,
 }
 
 impl<S: ArticleStore> App<S> {
@@ -36,6 +40,11 @@ impl<S: ArticleStore> App<S> {
             c.max_age_secs, c.stale_while_revalidate_secs, c.stale_if_error_secs
         ))
         .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
+        let publish_stats = Arc::new(PublishStats::default());
+        let (publisher, _worker) = Publisher::start(
+            PublisherConfig::new(config.site.hubs.clone()),
+            Arc::clone(&publish_stats),
+        );
         Arc::new(App {
             cache: FeedCache::new(
                 Arc::clone(&config),
@@ -48,10 +57,13 @@ impl<S: ArticleStore> App<S> {
             cache_control,
             tokens,
             own_writes: OwnWrites::default(),
+            publisher,
+            publish_stats,
         })
     }
 
-    /// Tells the WebSub hubs that these feeds changed.
+    /// Tells the WebSub hubs that these feeds changed (call it after their
+    /// renders were retired, so a hub fetching at once gets the new bytes).
     pub fn announce(&self, resources: &[Resource]) {
         let urls: Vec<String> = resources
             .iter()
@@ -70,7 +82,7 @@ impl<S: ArticleStore> App<S> {
                 Resource::Opml | Resource::Index => None,
             })
             .collect();
-        tracing::debug!(feeds = urls.len(), "feeds changed");
+        self.publisher.publish(&urls);
     }
 }
 

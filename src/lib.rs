@@ -19,6 +19,7 @@ pub mod render;
 pub mod representation;
 pub mod store;
 pub mod text;
+pub mod websub;
 pub mod write;
 
 pub use app::App;

@@ -89,6 +89,9 @@ struct ServeArgs {
     store: Option<PathBuf>,
 }
 
+/// How long queued WebSub pings may take to go out after the server stops.
+const HUB_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
@@ -196,8 +199,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let app = App::new(config, store, tokens);
     let follower = tokio::spawn(changes::follow(Arc::clone(&app)));
-    http::serve(listener, app, shutdown_signal()).await;
+    http::serve(listener, Arc::clone(&app), shutdown_signal()).await;
     follower.abort();
+    if !app.publisher.close(HUB_DRAIN_TIMEOUT).await {
+        tracing::warn!("some WebSub pings were abandoned at shutdown");
+    }
     tracing::info!("stopped");
     Ok(())
 }

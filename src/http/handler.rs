@@ -90,7 +90,9 @@ async fn respond<S: ArticleStore>(
             }
         },
         Route::Metrics => {
-            let mut response = text(StatusCode::OK, app.metrics.exposition());
+            let mut exposition = app.metrics.exposition();
+            exposition.push_str(&app.publish_stats.exposition());
+            let mut response = text(StatusCode::OK, exposition);
             response.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::{HeaderMap, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use kabar::app::{self, Seed};
@@ -159,6 +159,17 @@ pub async fn request(
     path: &str,
     headers: &[(&str, &str)],
 ) -> Response {
+    send(addr, method, path, headers, Bytes::new()).await
+}
+
+/// One HTTP/1.1 request with a body on a new connection.
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Response {
     let stream = TcpStream::connect(addr).await.expect("connect");
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -171,8 +182,9 @@ pub async fn request(
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
+    let body = http_body_util::Full::new(body.into());
     let response = sender
-        .send_request(req.body(Empty::<Bytes>::new()).expect("request"))
+        .send_request(req.body(body).expect("request"))
         .await
         .expect("response");
     let (parts, body) = response.into_parts();

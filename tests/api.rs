@@ -1,0 +1,587 @@
+//! The newsroom's write path through real HTTP: publish, correct, retract,
+//! validation that names the field, authentication, exact invalidation.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TOKEN, TestServer, send};
+use hyper::StatusCode;
+use kabar::SqliteStore;
+use serde_json::{Value, json};
+
+const AUTH: (&str, &str) = ("authorization", "Bearer test-token-0123456789abcdef");
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+async fn start_api() -> TestServer<SqliteStore> {
+    start_api_with(|t| t).await
+}
+
+async fn start_api_with(edit: impl Fn(String) -> String) -> TestServer<SqliteStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let config = kabar::Config::load(&common::write_config(dir.path(), edit)).unwrap();
+    let store = kabar::app::open_sqlite(&config, None, kabar::app::Seed::IfCreated)
+        .await
+        .unwrap();
+    let mut server = common::serve_with_api(Arc::new(config), Arc::new(store)).await;
+    server.dir = Some(dir);
+    server
+}
+
+/// A new article in Indonesian, English and French.
+fn article(id: &str) -> Value {
+    json!({
+        "id": id,
+        "section": "technology",
+        "published": "2026-11-27T09:00:00+07:00",
+        "tags": ["Uji"],
+        "authors": [{"name": "Desk Teknologi"}],
+        "versions": {
+            "id": {"translation": "original", "title": "Judul asli", "body": "Paragraf pertama.\n\nParagraf kedua."},
+            "en": {"translation": "machine", "title": "Original title", "body": "First paragraph.\n\nSecond paragraph."},
+            "fr": {"translation": "machine", "body": "Partager:\n\nPremier paragraphe. Suite du texte."}
+        }
+    })
+}
+
+async fn put(server: &TestServer<SqliteStore>, path: &str, body: &Value) -> common::Response {
+    send(server.addr, "PUT", path, &[AUTH, JSON], body.to_string()).await
+}
+
+async fn feed_ids(server: &TestServer<SqliteStore>, path: &str) -> Vec<String> {
+    let res = server.get(path).await;
+    assert_eq!(res.status, StatusCode::OK, "{path}");
+    common::parse_feed(&res.body)
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
+}
+
+fn item(lang: &str, id: &str) -> String {
+    format!("tag:kabar.example,2026:{lang}/{id}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_put_article_appears_in_every_format_and_a_delete_retracts_it() {
+    let server = start_api().await;
+    // Warm the caches, so the test shows invalidation rather than a cold build.
+    for path in ["/fr/rss.xml", "/fr/technology/atom.xml", "/en/feed.json"] {
+        assert!(
+            !feed_ids(&server, path)
+                .await
+                .contains(&item("fr", "robot-baru"))
+        );
+    }
+    let res = put(
+        &server,
+        "/api/v1/articles/robot-baru",
+        &article("robot-baru"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let etag = res.header("etag").unwrap().to_owned();
+    let stored: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(stored["versions"]["fr"]["translation"], "machine");
+
+    for (lang, path) in [
+        ("fr", "/fr/rss.xml"),
+        ("fr", "/fr/technology/atom.xml"),
+        ("en", "/en/feed.json"),
+        ("id", "/id/atom.xml"),
+    ] {
+        let ids = feed_ids(&server, path).await;
+        assert_eq!(
+            ids.first(),
+            Some(&item(lang, "robot-baru")),
+            "{path}: newest first"
+        );
+    }
+
+    let res = send(
+        server.addr,
+        "GET",
+        "/api/v1/articles/robot-baru",
+        &[AUTH],
+        "",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(res.header("etag"), Some(etag.as_str()));
+    let got: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(got, stored);
+    let res = send(
+        server.addr,
+        "GET",
+        "/api/v1/articles/robot-baru/versions/en",
+        &[AUTH],
+        "",
+    )
+    .await;
+    let version: Value = serde_json::from_slice(&res.body).unwrap();
+    assert_eq!(version["title"], "Original title");
+
+    let res = send(
+        server.addr,
+        "DELETE",
+        "/api/v1/articles/robot-baru",
+        &[AUTH],
+        "",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    for lang in ["id", "en", "fr"] {
+        for file in ["rss.xml", "atom.xml", "feed.json"] {
+            for path in [
+                format!("/{lang}/{file}"),
+                format!("/{lang}/technology/{file}"),
+            ] {
+                assert!(
+                    !feed_ids(&server, &path)
+                        .await
+                        .contains(&item(lang, "robot-baru")),
+                    "{path}"
+                );
+            }
+        }
+    }
+    let res = send(
+        server.addr,
+        "GET",
+        "/api/v1/articles/robot-baru",
+        &[AUTH],
+        "",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    let res = send(
+        server.addr,
+        "DELETE",
+        "/api/v1/articles/robot-baru",
+        &[AUTH],
+        "",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_put_changes_only_that_languages_feeds() {
+    let server = start_api().await;
+    assert_eq!(
+        put(
+            &server,
+            "/api/v1/articles/robot-baru",
+            &article("robot-baru")
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    let paths: Vec<String> = ["id", "en", "zh", "fr"]
+        .iter()
+        .flat_map(|l| ["rss.xml", "atom.xml", "feed.json"].map(|f| format!("/{l}/{f}")))
+        .chain([
+            "/fr/technology/rss.xml".to_owned(),
+            "/en/technology/atom.xml".to_owned(),
+            "/feeds.opml".to_owned(),
+        ])
+        .collect();
+    let mut before = Vec::new();
+    for path in &paths {
+        before.push(server.get(path).await.header("etag").unwrap().to_owned());
+    }
+    let regenerated =
+        json!({"translation": "machine", "title": "Un titre corrigé", "body": "Texte régénéré."});
+    let res = put(
+        &server,
+        "/api/v1/articles/robot-baru/versions/fr",
+        &regenerated,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    for (path, etag) in paths.iter().zip(&before) {
+        let now = server.get(path).await;
+        let changed = now.header("etag") != Some(etag.as_str());
+        assert_eq!(changed, path.starts_with("/fr/"), "{path}");
+    }
+    let atom = common::parse_feed(&server.get("/fr/atom.xml").await.body);
+    let entry = atom
+        .entries
+        .iter()
+        .find(|e| e.id == item("fr", "robot-baru"))
+        .unwrap();
+    assert_eq!(entry.title.as_ref().unwrap().content, "Un titre corrigé");
+
+    // The same body again changes nothing: same bytes, no render.
+    let etag = server
+        .get("/fr/rss.xml")
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let renders = server.app.metrics.renders_total();
+    let res = put(
+        &server,
+        "/api/v1/articles/robot-baru/versions/fr",
+        &regenerated,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        server.get("/fr/rss.xml").await.header("etag"),
+        Some(etag.as_str())
+    );
+    assert_eq!(server.app.metrics.renders_total(), renders);
+
+    // The original cannot go alone; a translation can.
+    let res = send(
+        server.addr,
+        "DELETE",
+        "/api/v1/articles/robot-baru/versions/id",
+        &[AUTH],
+        "",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CONFLICT);
+    let res = send(
+        server.addr,
+        "DELETE",
+        "/api/v1/articles/robot-baru/versions/fr",
+        &[AUTH],
+        "",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert!(
+        !feed_ids(&server, "/fr/rss.xml")
+            .await
+            .contains(&item("fr", "robot-baru"))
+    );
+    assert!(
+        feed_ids(&server, "/en/rss.xml")
+            .await
+            .contains(&item("en", "robot-baru"))
+    );
+    server.stop().await;
+}
+
+/// Feed bytes that must not move when a write is refused.
+async fn snapshot(server: &TestServer<SqliteStore>) -> Vec<bytes::Bytes> {
+    let mut out = Vec::new();
+    for path in [
+        "/id/rss.xml",
+        "/en/atom.xml",
+        "/fr/feed.json",
+        "/fr/world/rss.xml",
+    ] {
+        out.push(server.get(path).await.body);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_writes_name_the_field_and_change_nothing() {
+    let server =
+        start_api_with(|t| t.replace("max_body_bytes = 1048576", "max_body_bytes = 65536")).await;
+    let existing = "biden-putin-phone-call";
+    let before = snapshot(&server).await;
+    let res = send(
+        server.addr,
+        "GET",
+        &format!("/api/v1/articles/{existing}"),
+        &[AUTH],
+        "",
+    )
+    .await;
+    let original: Value = serde_json::from_slice(&res.body).unwrap();
+
+    let mut cases: Vec<(Value, StatusCode, &str, &str)> = Vec::new();
+    let mut a = original.clone();
+    a["versions"]["de"] = json!({"translation": "machine", "body": "Text"});
+    cases.push((
+        a,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "versions.de",
+        "unknown language",
+    ));
+    let mut a = original.clone();
+    a["versions"]["fr"]["translation"] = json!("original");
+    cases.push((
+        a,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "versions.fr.translation",
+        "is a translation",
+    ));
+    let mut a = original.clone();
+    a["versions"].as_object_mut().unwrap().remove("id");
+    cases.push((
+        a,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "versions.id",
+        "original-language version is missing",
+    ));
+    let mut a = original.clone();
+    a["versions"]["fr"]["url"] = json!("/fr/world/relative");
+    cases.push((
+        a,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "versions.fr.url",
+        "relative URL",
+    ));
+    let mut a = original.clone();
+    a["published"] = json!("2026-11-03T21:35:00");
+    cases.push((a, StatusCode::UNPROCESSABLE_ENTITY, "published", "input"));
+    let mut a = original.clone();
+    a["id"] = json!("another-article");
+    cases.push((a, StatusCode::UNPROCESSABLE_ENTITY, "id", "the URL names"));
+    let mut a = original.clone();
+    a["colour"] = json!("red");
+    cases.push((
+        a,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "colour",
+        "unknown field `colour`",
+    ));
+    let mut a = original.clone();
+    a["versions"]["fr"]["body"] = json!("x".repeat(70_000));
+    cases.push((
+        a,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body",
+        "larger than the limit of 65536 bytes",
+    ));
+
+    for (body, status, field, reason) in cases {
+        let res = put(&server, &format!("/api/v1/articles/{existing}"), &body).await;
+        assert_eq!(res.status, status, "{field}: {}", res.text());
+        let error: Value = serde_json::from_slice(&res.body).unwrap();
+        assert_eq!(error["field"], field, "{error}");
+        assert!(
+            error["reason"].as_str().unwrap().contains(reason),
+            "{error}"
+        );
+    }
+
+    let res = send(
+        server.addr,
+        "PUT",
+        &format!("/api/v1/articles/{existing}"),
+        &[AUTH, ("content-type", "text/plain")],
+        original.to_string(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let res = send(
+        server.addr,
+        "PUT",
+        &format!("/api/v1/articles/{existing}"),
+        &[AUTH, JSON],
+        "{\n  \"id\": \"x\",\n  nope\n}",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    let error: Value = serde_json::from_slice(&res.body).unwrap();
+    assert!(
+        error["reason"]
+            .as_str()
+            .unwrap()
+            .contains("line 3, column 3"),
+        "{error}"
+    );
+    let res = put(&server, "/api/v1/articles/Not_A_Slug", &original).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&res.body).unwrap()["field"],
+        "id"
+    );
+    let res = put(
+        &server,
+        "/api/v1/articles/biden-putin-phone-call/versions/de",
+        &json!({}),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+
+    // If-Match with a stale tag is refused; the current tag is accepted.
+    let stale = [AUTH, JSON, ("if-match", "\"0123\"")];
+    let res = send(
+        server.addr,
+        "PUT",
+        &format!("/api/v1/articles/{existing}"),
+        &stale,
+        original.to_string(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::PRECONDITION_FAILED);
+    let res = send(
+        server.addr,
+        "DELETE",
+        &format!("/api/v1/articles/{existing}"),
+        &stale,
+        "",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::PRECONDITION_FAILED);
+
+    assert_eq!(
+        snapshot(&server).await,
+        before,
+        "refused writes change no feed"
+    );
+    let res = send(
+        server.addr,
+        "GET",
+        &format!("/api/v1/articles/{existing}"),
+        &[AUTH],
+        "",
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_slice::<Value>(&res.body).unwrap(),
+        original
+    );
+
+    let current = res.header("etag").unwrap().to_owned();
+    let res = send(
+        server.addr,
+        "PUT",
+        &format!("/api/v1/articles/{existing}"),
+        &[AUTH, JSON, ("if-match", &current)],
+        original.to_string(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+    assert_eq!(
+        snapshot(&server).await,
+        before,
+        "an identical PUT changes no byte"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_need_the_token() {
+    let server = start_api().await;
+    let path = "/api/v1/articles/robot-baru";
+    let body = article("robot-baru").to_string();
+    let res = send(server.addr, "PUT", path, &[JSON], body.clone()).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some("Bearer realm=\"kabar\"")
+    );
+    let res = send(
+        server.addr,
+        "PUT",
+        path,
+        &[JSON, ("authorization", "Bearer wrong-token-0123456789abc")],
+        body.clone(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some("Bearer realm=\"kabar\", error=\"invalid_token\"")
+    );
+    let res = send(
+        server.addr,
+        "GET",
+        path,
+        &[("authorization", &format!("Basic {TOKEN}"))],
+        "",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        !feed_ids(&server, "/en/rss.xml")
+            .await
+            .contains(&item("en", "robot-baru"))
+    );
+    server.stop().await;
+
+    // Without a token configured the API does not exist.
+    let server = common::start().await;
+    let res = send(server.addr, "PUT", path, &[AUTH, JSON], body).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_puts_of_different_articles_all_land() {
+    let server = start_api().await;
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let addr = server.addr;
+        tasks.push(tokio::spawn(async move {
+            let id = format!("bersamaan-{i:02}");
+            let mut body = article(&id);
+            body["published"] = json!(format!("2026-11-27T10:{i:02}:00+07:00"));
+            send(
+                addr,
+                "PUT",
+                &format!("/api/v1/articles/{id}"),
+                &[AUTH, JSON],
+                body.to_string(),
+            )
+            .await
+            .status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::CREATED);
+    }
+    let ids = feed_ids(&server, "/en/technology/feed.json").await;
+    for i in 0..24 {
+        assert!(
+            ids.contains(&item("en", &format!("bersamaan-{i:02}"))),
+            "bersamaan-{i:02}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_by_another_process_reaches_the_feeds_within_a_second() {
+    let server = start_api().await;
+    let dir = server.dir.as_ref().unwrap().path().to_owned();
+    assert!(
+        !feed_ids(&server, "/en/rss.xml")
+            .await
+            .contains(&item("en", "impor-luar"))
+    );
+    // A bulk import into the same SQLite file, by another process.
+    let folder = dir.join("incoming");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(
+        folder.join("impor-luar.json"),
+        article("impor-luar").to_string(),
+    )
+    .unwrap();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_kabar"))
+        .arg("import")
+        .arg(&folder)
+        .arg("--config")
+        .arg(dir.join("feeds.toml"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_secs(1)
+        + kabar::changes::POLL_INTERVAL;
+    loop {
+        if feed_ids(&server, "/en/rss.xml")
+            .await
+            .contains(&item("en", "impor-luar"))
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the import never showed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    server.stop().await;
+}
