@@ -160,10 +160,37 @@ pub fn xml_safe(s: &str) -> Cow<'_, str> {
             let (clean, rest) = s.split_at(first);
             let mut out = String::with_capacity(s.len());
             out.push_str(clean);
-            out.extend(rest.chars().filter(|c| !is_xml_forbidden(*c)));
+            out.extend(without_terminal_escapes(rest).filter(|c| !is_xml_forbidden(*c)));
             Cow::Owned(out)
         }
     }
+}
+
+/// The characters of `s` without ANSI terminal escape sequences (`ESC [ … m`),
+/// which text pasted from a terminal brings: removing the ESC alone would
+/// leave a visible `[0m` behind.
+fn without_terminal_escapes(s: &str) -> impl Iterator<Item = char> + '_ {
+    let mut chars = s.chars().peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let c = chars.next()?;
+            if c != '\u{1b}' || chars.peek() != Some(&'[') {
+                return Some(c);
+            }
+            chars.next();
+            // Parameter and intermediate bytes, then one final byte (ECMA-48 CSI).
+            while let Some(&p) = chars.peek() {
+                if ('\u{20}'..='\u{3f}').contains(&p) {
+                    chars.next();
+                } else {
+                    if ('\u{40}'..='\u{7e}').contains(&p) {
+                        chars.next();
+                    }
+                    break;
+                }
+            }
+        }
+    })
 }
 
 /// Folds runs of whitespace (any Unicode whitespace incl. NBSP and ideographic space U+3000) to one ASCII space and trims; also applies xml_safe.
@@ -173,7 +200,7 @@ pub fn xml_safe(s: &str) -> Cow<'_, str> {
 pub fn fold_whitespace(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space_pending = false;
-    for c in s.chars() {
+    for c in without_terminal_escapes(s) {
         if c.is_whitespace() {
             space_pending = true;
         } else if !is_xml_forbidden(c) {
@@ -1675,5 +1702,14 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
                 assert!(graphemes(&summarize(input, max)) <= max);
             }
         }
+    }
+
+    #[test]
+    fn terminal_escape_sequences_vanish_whole() {
+        let pasted = "kalimat.\u{1b}[0m Data \u{1b}[1;31mmerah\u{1b}[0m.";
+        assert_eq!(xml_safe(pasted), "kalimat. Data merah.");
+        assert_eq!(fold_whitespace(pasted), "kalimat. Data merah.");
+        assert_eq!(xml_safe("a\u{1b}b"), "ab");
+        assert_eq!(xml_safe("a\u{1b}["), "a");
     }
 }

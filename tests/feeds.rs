@@ -329,6 +329,10 @@ async fn control_characters_are_removed_and_markup_characters_survive() {
                 !body.chars().any(forbidden),
                 "/{lang}/{file} has a forbidden character"
             );
+            assert!(
+                !body.contains("[0m"),
+                "/{lang}/{file} shows a terminal escape sequence"
+            );
         }
     }
 
