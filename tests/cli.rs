@@ -230,3 +230,232 @@ fn import_loads_good_records_and_names_bad_ones() {
     let rss = String::from_utf8_lossy(&output.stdout);
     assert_eq!(rss.matches("<item>").count(), 1, "{rss}");
 }
+
+#[test]
+fn export_then_import_into_a_new_store_renders_identical_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), |t| t);
+    let dump = dir.path().join("backup.jsonl");
+    // The configured store is seeded from the demo articles on first open.
+    let output = kabar()
+        .args(["render", "fr", "rss", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let output = kabar()
+        .arg("export")
+        .arg(&dump)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("exported 40 articles"));
+    assert_eq!(std::fs::read_to_string(&dump).unwrap().lines().count(), 40);
+
+    let copy = dir.path().join("copy.sqlite");
+    let output = kabar()
+        .arg("import")
+        .arg(&dump)
+        .arg("--store")
+        .arg(&copy)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for (lang, format, section) in [
+        ("fr", "rss", None),
+        ("ja", "atom", Some("world")),
+        ("ar", "json", None),
+        ("id", "atom", Some("sports")),
+    ] {
+        let render = |store: Option<&Path>| {
+            let mut cmd = kabar();
+            cmd.args(["render", lang, format, "--config"]).arg(&config);
+            if let Some(section) = section {
+                cmd.args(["--section", section]);
+            }
+            if let Some(store) = store {
+                cmd.arg("--store").arg(store);
+            }
+            let output = cmd.output().unwrap();
+            assert!(output.status.success());
+            output.stdout
+        };
+        assert_eq!(
+            render(None),
+            render(Some(&copy)),
+            "{lang} {format} {section:?}"
+        );
+    }
+}
+
+#[test]
+fn json_lines_imports_name_the_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), |t| t);
+    let good: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("demo/articles/biden-putin-phone-call.json")).unwrap(),
+    )
+    .unwrap();
+    let mut other = good.clone();
+    other["id"] = "salinan-kedua".into();
+    let mut bad = good.clone();
+    bad["versions"]["fr"]["url"] = "not a url".into();
+    let lines = [
+        good.to_string(),
+        bad.to_string(),
+        String::new(),
+        other.to_string(),
+    ]
+    .join("\n");
+    let file = dir.path().join("batch.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let store = dir.path().join("lines.sqlite");
+    let output = kabar()
+        .arg("import")
+        .arg(&file)
+        .arg("--store")
+        .arg(&store)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("batch.jsonl:2: versions.fr.url: relative URL without a base"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("imported 2 articles, 1 refused"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_writes_survive_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), |t| t);
+    let token = "crash-test-token-0123456789";
+    let start = |run: &str| {
+        // Logs go to a file: the server must not depend on a reader of its stderr.
+        let log_path = dir.path().join(format!("{run}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Running(
+            kabar()
+                .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+                .arg(&config)
+                .env("KABAR_API_TOKEN", token)
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&log_path).unwrap();
+            if let Some(rest) = text.split("listening on http://").nth(1) {
+                let addr: std::net::SocketAddr = rest
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .trim()
+                    .trim_end_matches('/')
+                    .parse()
+                    .unwrap();
+                return (child, addr, log_path);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "kabar did not start: {text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let (mut server, addr, _) = start("first");
+    let auth = format!("Bearer {token}");
+    let template: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("demo/articles/biden-putin-phone-call.json")).unwrap(),
+    )
+    .unwrap();
+
+    // Four writers stream PUTs; the server is killed while they are at it.
+    let acknowledged = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let acknowledged = std::sync::Arc::clone(&acknowledged);
+        let auth = auth.clone();
+        let template = template.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0.. {
+                let id = format!("tahan-banting-{w}-{i:04}");
+                let mut article = template.clone();
+                article["id"] = id.clone().into();
+                let put = common::try_send(
+                    addr,
+                    "PUT",
+                    &format!("/api/v1/articles/{id}"),
+                    &[
+                        ("authorization", &auth),
+                        ("content-type", "application/json"),
+                    ],
+                    article.to_string(),
+                )
+                .await;
+                match put {
+                    Some(status) if status.is_success() => acknowledged.lock().unwrap().push(id),
+                    Some(status) => panic!("PUT answered {status}"),
+                    None => break,
+                }
+            }
+        }));
+    }
+    while acknowledged.lock().unwrap().len() < 60 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let status = Command::new("kill")
+        .args(["-KILL", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    server.0.wait().unwrap();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    drop(server);
+
+    let (_server, addr, log) = start("second");
+    let log = std::fs::read_to_string(log).unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(acknowledged.len() >= 60);
+    for id in &acknowledged {
+        let res = request(
+            addr,
+            "GET",
+            &format!("/api/v1/articles/{id}"),
+            &[("authorization", &auth)],
+        )
+        .await;
+        assert_eq!(
+            res.status,
+            StatusCode::OK,
+            "acknowledged {id} is gone after the kill\n{log}"
+        );
+    }
+    assert_eq!(
+        request(addr, "GET", "/readyz", &[]).await.status,
+        StatusCode::OK
+    );
+    let conn = rusqlite::Connection::open(dir.path().join("kabar.sqlite")).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+}
