@@ -585,3 +585,139 @@ async fn a_write_by_another_process_reaches_the_feeds_within_a_second() {
     }
     server.stop().await;
 }
+
+/// A WebSub hub on 127.0.0.1 that records publish pings and answers 500 to the
+/// first one.
+struct TestHub {
+    url: String,
+    pings: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+async fn start_hub() -> TestHub {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hub", listener.local_addr().unwrap());
+    let pings = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&pings);
+    tokio::spawn(async move {
+        let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = Arc::clone(&seen);
+            let answered = Arc::clone(&answered);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let seen = Arc::clone(&seen);
+                        let answered = Arc::clone(&answered);
+                        async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let form: Vec<(String, String)> =
+                                url::form_urlencoded::parse(&body).into_owned().collect();
+                            assert!(
+                                form.contains(&("hub.mode".to_owned(), "publish".to_owned())),
+                                "{form:?}"
+                            );
+                            let feed = form
+                                .iter()
+                                .find(|(k, _)| k == "hub.url")
+                                .map(|(_, v)| v.clone())
+                                .unwrap();
+                            let first =
+                                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+                            let status = if first { 500 } else { 202 };
+                            if !first {
+                                seen.lock().unwrap().push(feed);
+                            }
+                            let mut response = hyper::Response::new(http_body_util::Full::new(
+                                bytes::Bytes::new(),
+                            ));
+                            *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    TestHub { url, pings }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
+    let hub = start_hub().await;
+    let hub_url = hub.url.clone();
+    let server =
+        start_api_with(move |t| t.replace("hubs = []", &format!("hubs = [{hub_url:?}]"))).await;
+
+    let res = server.get("/fr/rss.xml").await;
+    let link = res.header("link").unwrap();
+    assert_eq!(
+        link,
+        format!(
+            "<{}>; rel=\"hub\", <http://127.0.0.1:8080/fr/rss.xml>; rel=\"self\"",
+            hub.url
+        )
+    );
+    assert!(
+        res.text()
+            .contains(&format!("<atom:link href=\"{}\" rel=\"hub\"/>", hub.url))
+    );
+
+    let res = put(
+        &server,
+        "/api/v1/articles/robot-baru",
+        &article("robot-baru"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let mut expected: Vec<String> = Vec::new();
+    for lang in ["id", "en", "fr"] {
+        for file in ["rss.xml", "atom.xml", "feed.json"] {
+            expected.push(format!("http://127.0.0.1:8080/{lang}/{file}"));
+            expected.push(format!("http://127.0.0.1:8080/{lang}/technology/{file}"));
+        }
+    }
+    expected.sort();
+    // One ping per changed feed, the first retried after its 500 (backoff 1 s).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut seen = hub.pings.lock().unwrap().clone();
+        seen.sort();
+        if seen == expected {
+            break;
+        }
+        assert!(seen.len() <= expected.len(), "duplicate pings: {seen:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pings so far: {seen:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let metrics = server.get("/metrics").await.text();
+    assert!(
+        metrics.contains("kabar_websub_published_total 18"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kabar_websub_retries_total 1"),
+        "{metrics}"
+    );
+
+    // A write that changes nothing pings nobody.
+    let res = put(
+        &server,
+        "/api/v1/articles/robot-baru",
+        &article("robot-baru"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(hub.pings.lock().unwrap().len(), 18);
+    server.stop().await;
+}
