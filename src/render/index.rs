@@ -22,10 +22,10 @@ h2{margin:0;font-size:1.35rem}
 .code{font:600 .75rem/1 ui-monospace,monospace;color:var(--muted);border:1px solid var(--line);border-radius:6px;padding:.2rem .35rem;margin-inline-start:.5rem;vertical-align:middle}
 .desc{color:var(--muted);margin:.35rem 0 .9rem;font-size:.95rem}
 ul{list-style:none;margin:0;padding:0}
-li{display:flex;justify-content:space-between;gap:.75rem;padding:.45rem 0;border-top:1px solid var(--line)}
+li{display:flex;justify-content:space-between;align-items:center;gap:.75rem;padding:.45rem 0;border-top:1px solid var(--line)}
 li span{overflow-wrap:anywhere}
 .formats{display:flex;gap:.35rem;flex-shrink:0}
-.formats a{font:600 .72rem/1 ui-monospace,monospace;text-decoration:none;color:var(--accent);border:1px solid currentColor;border-radius:999px;padding:.3rem .5rem}
+.formats a{font:600 .72rem/1 ui-monospace,monospace;white-space:nowrap;text-decoration:none;color:var(--accent);border:1px solid currentColor;border-radius:999px;padding:.3rem .5rem}
 .formats a:hover{background:var(--accent);color:var(--card)}
 footer{max-width:72rem;margin:auto;padding:0 1.25rem 2rem;color:var(--muted);font-size:.9rem}
 footer a{color:inherit}
