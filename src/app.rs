@@ -1,7 +1,7 @@
 //! The running application: configuration, store, cache and metrics, shared by
 //! every connection, and the start-up steps that assemble them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hyper::header::HeaderValue;
@@ -9,10 +9,10 @@ use hyper::header::HeaderValue;
 use crate::auth::ApiTokens;
 use crate::cache::{FeedCache, Resource};
 use crate::changes::OwnWrites;
-use crate::config::Config;
+use crate::config::{Config, DatabaseUrl};
 use crate::import;
 use crate::metrics::Metrics;
-use crate::store::{ArticleStore, SqliteStore, StoreError};
+use crate::store::{ArticleStore, PgStore, SqliteStore, StoreError};
 use crate::websub::{PublishStats, Publisher, PublisherConfig};
 
 pub struct App<S> {
@@ -90,6 +90,12 @@ impl<S: ArticleStore> App<S> {
 pub enum StartError {
     #[error("cannot open the store {path}")]
     Store { path: String, source: StoreError },
+    #[error("{DATABASE_URL_ENV}: {0}")]
+    DatabaseUrl(String),
+    #[error("the configuration names no SQLite file ([store] path): it uses {0}")]
+    NotSqlite(DatabaseUrl),
+    #[error("the configuration names no store ([store] path or url)")]
+    NoStore,
     #[error("cannot load the demo articles from {path}")]
     Seed {
         path: String,
@@ -106,6 +112,56 @@ pub enum Seed {
     Never,
 }
 
+/// The environment variable that names a PostgreSQL database, overriding
+/// feeds.toml's `[store]`: the usual way to hand replicas their database (and
+/// the only place its password may stand).
+pub const DATABASE_URL_ENV: &str = "KABAR_DATABASE_URL";
+
+/// Which store to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// The embedded store: one SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database shared by replicas.
+    Postgres(DatabaseUrl),
+}
+
+impl StoreLocation {
+    /// A `--store` value: a `postgres://` URL, or else a SQLite file path.
+    pub fn parse(value: &str) -> Result<StoreLocation, String> {
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            DatabaseUrl::parse(value).map(StoreLocation::Postgres)
+        } else {
+            Ok(StoreLocation::Sqlite(PathBuf::from(value)))
+        }
+    }
+
+    /// The store to open: the command line's choice, else [`DATABASE_URL_ENV`],
+    /// else feeds.toml's `[store]`.
+    pub fn choose(
+        config: &Config,
+        command_line: Option<StoreLocation>,
+    ) -> Result<StoreLocation, StartError> {
+        if let Some(location) = command_line {
+            return Ok(location);
+        }
+        if let Some(url) = std::env::var_os(DATABASE_URL_ENV).filter(|v| !v.is_empty()) {
+            let url = url
+                .to_str()
+                .ok_or_else(|| StartError::DatabaseUrl("is not UTF-8".to_owned()))?;
+            return DatabaseUrl::parse(url)
+                .map(StoreLocation::Postgres)
+                .map_err(StartError::DatabaseUrl);
+        }
+        match (&config.store.url, &config.store.path) {
+            (Some(url), _) => Ok(StoreLocation::Postgres(url.get_ref().clone())),
+            (None, Some(path)) => Ok(StoreLocation::Sqlite(path.get_ref().clone())),
+            // Config::parse refuses a [store] with neither.
+            (None, None) => Err(StartError::NoStore),
+        }
+    }
+}
+
 /// Opens the SQLite store (at `path`, or the configured one) and, when it was
 /// just created and the configuration names a seed folder, imports it. A seed
 /// that fails removes the new file again, so the next start tries afresh.
@@ -114,35 +170,68 @@ pub async fn open_sqlite(
     path: Option<&Path>,
     seed: Seed,
 ) -> Result<SqliteStore, StartError> {
-    let path = path.unwrap_or(&config.store.path);
+    let path = match (path, &config.store.path, &config.store.url) {
+        (Some(path), _, _) => path,
+        (None, Some(path), _) => path.get_ref().as_path(),
+        (None, None, Some(url)) => return Err(StartError::NotSqlite(url.get_ref().clone())),
+        (None, None, None) => return Err(StartError::NoStore),
+    };
     let (store, created) = SqliteStore::open(path).map_err(|source| StartError::Store {
         path: path.display().to_string(),
         source,
     })?;
-    if let (true, Seed::IfCreated, Some(folder)) = (created, seed, &config.store.seed) {
-        let report = match import::import_path(&store, config, folder).await {
-            Ok(report) => report,
-            Err(source) => {
-                drop(store);
-                remove_store_files(path);
-                return Err(StartError::Seed {
-                    path: folder.display().to_string(),
-                    source,
-                });
-            }
-        };
-        let seed = folder;
-        tracing::info!(
-            imported = report.imported,
-            failed = report.failed.len(),
-            seed = %seed.display(),
-            "created the store and loaded the demo articles"
-        );
-        for failure in &report.failed {
-            tracing::warn!(record = %failure.record, reason = %failure.reason, "demo article refused");
-        }
+    if created
+        && seed == Seed::IfCreated
+        && let Err(error) = load_seed(&store, config).await
+    {
+        drop(store);
+        remove_store_files(path);
+        return Err(error);
     }
     Ok(store)
+}
+
+/// Opens the PostgreSQL store at `url`, migrating its schema, and seeds it from
+/// the configured folder when this process just created the schema in an empty
+/// database (so of replicas starting together, exactly one seeds). A seed that
+/// fails leaves the empty schema: `kabar import` can load the articles later.
+pub async fn open_postgres(
+    config: &Config,
+    url: &DatabaseUrl,
+    seed: Seed,
+) -> Result<PgStore, StartError> {
+    let opening = |source| StartError::Store {
+        path: url.redacted(),
+        source,
+    };
+    let (store, created) = PgStore::open(url.secret()).await.map_err(opening)?;
+    if created && seed == Seed::IfCreated && store.article_count().await.map_err(opening)? == 0 {
+        load_seed(&store, config).await?;
+    }
+    Ok(store)
+}
+
+/// Imports the configured seed folder, if any, into a new store.
+async fn load_seed<S: ArticleStore>(store: &S, config: &Config) -> Result<(), StartError> {
+    let Some(folder) = &config.store.seed else {
+        return Ok(());
+    };
+    let report = import::import_path(store, config, folder)
+        .await
+        .map_err(|source| StartError::Seed {
+            path: folder.display().to_string(),
+            source,
+        })?;
+    tracing::info!(
+        imported = report.imported,
+        failed = report.failed.len(),
+        seed = %folder.display(),
+        "created the store and loaded the demo articles"
+    );
+    for failure in &report.failed {
+        tracing::warn!(record = %failure.record, reason = %failure.reason, "demo article refused");
+    }
+    Ok(())
 }
 
 fn remove_store_files(path: &Path) {

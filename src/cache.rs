@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use hyper::header::HeaderValue;
 use moka::future::Cache;
 
-use crate::config::Config;
+use crate::config::{Config, Language, Section};
 use crate::feed::{self, Format};
 use crate::metrics::Metrics;
 use crate::render;
 use crate::representation::Representation;
-use crate::store::{ArticleStore, StoreError, Touched};
+use crate::store::{ArticleStore, FeedRow, StoreError, Touched};
 
 /// Something Kabar renders: a feed (by index into the configuration's languages
 /// and sections), the OPML list or the HTML index. Small and `Copy`, so a cache
@@ -211,29 +211,12 @@ impl<S: ArticleStore> FeedCache<S> {
                 section,
                 format,
             } => {
-                let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
-                let sect = match section {
-                    Some(i) => Some(config.sections.get(i).ok_or(BuildError::Unknown)?),
-                    None => None,
-                };
+                let (language, sect) = feed_parts(&config, lang, section)?;
                 let rows = self
                     .store
                     .feed_rows(feed::query(&config, language, sect))
                     .await?;
-                blocking(move || {
-                    let language = &config.languages[lang];
-                    let section = section.map(|i| &config.sections[i]);
-                    let feed = feed::build(&config, language, section, &rows);
-                    let body = render::feed(&feed, format, &config)?;
-                    let link = link_header(&config, feed.urls.get(format));
-                    Ok(Representation::new(
-                        format.content_type(),
-                        body,
-                        Some(feed.updated),
-                        link,
-                    ))
-                })
-                .await?
+                blocking(move || render_feed(&config, lang, section, format, &rows)).await?
             }
             Resource::Opml => {
                 blocking(move || {
@@ -267,6 +250,43 @@ impl<S: ArticleStore> FeedCache<S> {
             .insert(resource, Arc::clone(&rep));
         Ok(rep)
     }
+}
+
+/// The CPU half of a feed miss: builds the feed of language `lang` (and
+/// section `section`, indexes into the configuration) from its store rows,
+/// renders it in `format` and compresses it. Public so that the benchmarks
+/// time exactly what a miss runs.
+pub fn render_feed(
+    config: &Config,
+    lang: usize,
+    section: Option<usize>,
+    format: Format,
+    rows: &[FeedRow],
+) -> Result<Representation, BuildError> {
+    let (language, section) = feed_parts(config, lang, section)?;
+    let feed = feed::build(config, language, section, rows);
+    let body = render::feed(&feed, format, config)?;
+    let link = link_header(config, feed.urls.get(format));
+    Ok(Representation::new(
+        format.content_type(),
+        body,
+        Some(feed.updated),
+        link,
+    ))
+}
+
+/// The language and section a feed resource's indexes name.
+fn feed_parts(
+    config: &Config,
+    lang: usize,
+    section: Option<usize>,
+) -> Result<(&Language, Option<&Section>), BuildError> {
+    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+    let section = match section {
+        Some(i) => Some(config.sections.get(i).ok_or(BuildError::Unknown)?),
+        None => None,
+    };
+    Ok((language, section))
 }
 
 /// Rendering and compression are CPU work: keep them off the async workers.

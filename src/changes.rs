@@ -1,6 +1,7 @@
 //! Following the store's change log, so that writes made by another process (a
 //! bulk import into the same SQLite file, another replica on a shared
-//! database) retire the feeds they touched here too, within a poll interval.
+//! database) retire the feeds they touched here too: within a poll interval,
+//! or at once when the store pushes a hint (PostgreSQL's LISTEN/NOTIFY).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,6 +37,15 @@ impl OwnWrites {
             .remove(&seq)
     }
 
+    /// Forgets every own write: after a reconnect their sequence numbers may
+    /// belong to another database's log (at worst a feed is retired twice).
+    fn forget_all(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Forgets own writes the follower has passed without seeing (pruned).
     fn forget_up_to(&self, seq: u64) {
         let mut own = self.0.lock().unwrap_or_else(PoisonError::into_inner);
@@ -46,6 +56,7 @@ impl OwnWrites {
 /// Reads the change log forever, retiring the feeds other processes' writes
 /// touched. Run it as a background task for as long as the server serves.
 pub async fn follow<S: ArticleStore>(app: Arc<App<S>>) {
+    let mut epoch = app.store.push_epoch();
     let mut last = match app.store.changes_since(u64::MAX).await {
         Ok(log) => log.latest,
         Err(_) => 0,
@@ -54,7 +65,29 @@ pub async fn follow<S: ArticleStore>(app: Arc<App<S>>) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
-        interval.tick().await;
+        tokio::select! {
+            _ = interval.tick() => {}
+            () = app.store.wait_for_change() => {
+                // Read now; the next poll is a full interval away again.
+                interval.reset();
+            }
+        }
+        let now = app.store.push_epoch();
+        if now != epoch {
+            // The push channel was lost and is back: hints were missed and
+            // the database may not be the one we followed (see
+            // `ArticleStore::push_epoch`), so start again from a clean cache
+            // and the log's current end. The end is read first: a write
+            // committed after it is still read from the log, one before it
+            // is covered by retiring everything.
+            epoch = now;
+            if let Ok(log) = app.store.changes_since(u64::MAX).await {
+                last = log.latest;
+            }
+            app.own_writes.forget_all();
+            tracing::info!("store reconnected; retiring every feed once");
+            app.cache.invalidate_all();
+        }
         let log = match app.store.changes_since(last).await {
             Ok(log) => log,
             Err(error) => {

@@ -68,14 +68,91 @@ pub struct Site {
     pub hubs: Vec<Url>,
 }
 
+/// Where articles live: exactly one of `path` (SQLite, one server) and `url`
+/// (PostgreSQL, shared by several replicas). `KABAR_DATABASE_URL` overrides both.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// SQLite file; relative to the configuration file's folder.
-    pub path: PathBuf,
+    #[serde(default)]
+    pub path: Option<Spanned<PathBuf>>,
+    /// PostgreSQL database, `postgres://user@host:port/dbname`.
+    #[serde(default)]
+    pub url: Option<Spanned<DatabaseUrl>>,
     /// Folder of article JSON files imported when the store is first created.
     #[serde(default)]
     pub seed: Option<PathBuf>,
+}
+
+/// A PostgreSQL connection URL (`postgres://` or `postgresql://`), checked when
+/// read. Shown only without its password, so it can go in logs and errors.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Checks a URL from the environment or the command line, where a password
+    /// may stand (feeds.toml refuses one: see the `TryFrom` impl).
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err("a PostgreSQL URL starts with postgres:// or postgresql://".to_owned());
+        }
+        url.parse::<tokio_postgres::Config>()
+            .map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
+        Ok(DatabaseUrl(url.to_owned()))
+    }
+
+    /// The whole URL, password included: for connecting, never for showing.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL without password or query parameters, for logs and errors.
+    pub fn redacted(&self) -> String {
+        match Url::parse(&self.0) {
+            Ok(mut url) => {
+                let _ = url.set_password(None);
+                url.set_query(None);
+                url.to_string()
+            }
+            Err(_) => "postgres://…".to_owned(),
+        }
+    }
+
+    fn has_password(&self) -> bool {
+        self.0
+            .parse::<tokio_postgres::Config>()
+            .is_ok_and(|c| c.get_password().is_some())
+    }
+}
+
+/// From feeds.toml: a password there would sit in plain text in a file that
+/// is usually committed, so it must come from the environment instead.
+impl TryFrom<String> for DatabaseUrl {
+    type Error = String;
+    fn try_from(url: String) -> Result<Self, String> {
+        let url = DatabaseUrl::parse(&url)?;
+        if url.has_password() {
+            return Err(
+                "carries a password: set the whole URL in KABAR_DATABASE_URL instead, \
+                 so the secret stays out of this file"
+                    .to_owned(),
+            );
+        }
+        Ok(url)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -422,8 +499,10 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, dir: &Path) {
-        if self.store.path.is_relative() {
-            self.store.path = dir.join(&self.store.path);
+        if let Some(path) = &mut self.store.path
+            && path.get_ref().is_relative()
+        {
+            *path.get_mut() = dir.join(path.get_ref());
         }
         if let Some(seed) = &self.store.seed
             && seed.is_relative()
@@ -439,6 +518,21 @@ impl Config {
 
     /// Cross-field rules TOML cannot express.
     fn check(&self, at: &Located) -> Result<(), ConfigError> {
+        match (&self.store.path, &self.store.url) {
+            (Some(_), Some(url)) => {
+                return Err(at.error(
+                    Some(url.span()),
+                    "store.url: give either path (SQLite) or url (PostgreSQL), not both",
+                ));
+            }
+            (None, None) => {
+                return Err(at.error(
+                    None,
+                    "store: needs path (a SQLite file) or url (a PostgreSQL database)",
+                ));
+            }
+            _ => {}
+        }
         if self.languages.is_empty() {
             return Err(at.error(
                 None,
@@ -677,6 +771,47 @@ mod tests {
         let source = BUNDLED.replace("original_language = \"id\"", "original_language = \"ms\"");
         let err = parse(&source).unwrap_err();
         assert!(err.contains("ms has no [[languages]] table"), "{err}");
+    }
+
+    #[test]
+    fn the_store_is_a_sqlite_file_or_a_postgres_url() {
+        let path_line = "path = \"data/kabar.sqlite\"";
+        let url = "url = \"postgres://kabar@db.internal:5432/kabar\"";
+        let config = parse(&BUNDLED.replace(path_line, url)).expect("a URL alone");
+        let got = config.store.url.as_ref().map(|u| u.get_ref().redacted());
+        assert_eq!(
+            got.as_deref(),
+            Some("postgres://kabar@db.internal:5432/kabar")
+        );
+        assert!(config.store.path.is_none());
+
+        let both = BUNDLED.replace(path_line, &format!("{path_line}\n{url}"));
+        let err = parse(&both).unwrap_err();
+        assert!(
+            err.contains("either path (SQLite) or url (PostgreSQL)"),
+            "{err}"
+        );
+        assert!(err.contains("db.internal"), "{err}");
+
+        let err = parse(&BUNDLED.replace(path_line, "")).unwrap_err();
+        assert!(err.contains("store: needs path"), "{err}");
+
+        let secret = "url = \"postgres://kabar:hunter2@db.internal/kabar\"";
+        let err = parse(&BUNDLED.replace(path_line, secret)).unwrap_err();
+        assert!(err.contains("carries a password"), "{err}");
+        assert!(err.contains("KABAR_DATABASE_URL"), "{err}");
+
+        let err = parse(&BUNDLED.replace(path_line, "url = \"mysql://db/kabar\"")).unwrap_err();
+        assert!(err.contains("postgres://"), "{err}");
+    }
+
+    #[test]
+    fn database_urls_never_show_their_password() {
+        let url = DatabaseUrl::parse("postgresql://kabar:hunter2@db:6432/news?sslmode=disable")
+            .expect("a URL from the environment may carry a password");
+        assert_eq!(url.to_string(), "postgresql://kabar@db:6432/news");
+        assert_eq!(format!("{url:?}"), "postgresql://kabar@db:6432/news");
+        assert!(url.secret().contains("hunter2"));
     }
 
     #[test]

@@ -24,4 +24,4 @@ pub mod write;
 
 pub use app::App;
 pub use config::Config;
-pub use store::{ArticleStore, SqliteStore};
+pub use store::{ArticleStore, PgStore, SqliteStore};

@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use kabar::app::{self, Seed};
+use kabar::app::{self, Seed, StoreLocation};
 use kabar::auth::{self, ApiTokens};
 use kabar::cache::Resource;
 use kabar::config::Config;
 use kabar::feed::Format;
-use kabar::{App, changes, http, import};
+use kabar::{App, ArticleStore, changes, http, import};
 
 #[derive(Parser)]
 #[command(
@@ -45,9 +45,9 @@ enum Command {
         path: PathBuf,
         #[arg(long, default_value = "feeds.toml")]
         config: PathBuf,
-        /// SQLite file to import into, instead of the configured one.
-        #[arg(long)]
-        store: Option<PathBuf>,
+        /// SQLite file or postgres:// URL to import into, instead of the configured one.
+        #[arg(long, value_parser = StoreLocation::parse)]
+        store: Option<StoreLocation>,
     },
     /// Write every article as JSON Lines (to re-import elsewhere, or as a backup).
     Export {
@@ -55,8 +55,9 @@ enum Command {
         path: Option<PathBuf>,
         #[arg(long, default_value = "feeds.toml")]
         config: PathBuf,
-        #[arg(long)]
-        store: Option<PathBuf>,
+        /// SQLite file or postgres:// URL, instead of the configured one.
+        #[arg(long, value_parser = StoreLocation::parse)]
+        store: Option<StoreLocation>,
     },
     /// Check a configuration file without serving.
     CheckConfig {
@@ -72,8 +73,9 @@ enum Command {
         section: Option<String>,
         #[arg(long, default_value = "feeds.toml")]
         config: PathBuf,
-        #[arg(long)]
-        store: Option<PathBuf>,
+        /// SQLite file or postgres:// URL, instead of the configured one.
+        #[arg(long, value_parser = StoreLocation::parse)]
+        store: Option<StoreLocation>,
     },
 }
 
@@ -84,9 +86,10 @@ struct ServeArgs {
     /// Address to listen on, instead of the configured one.
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// SQLite file, instead of the configured one.
-    #[arg(long)]
-    store: Option<PathBuf>,
+    /// SQLite file or postgres:// URL, instead of the configured one (and of
+    /// KABAR_DATABASE_URL).
+    #[arg(long, value_parser = StoreLocation::parse)]
+    store: Option<StoreLocation>,
 }
 
 /// How long queued WebSub pings may take to go out after the server stops.
@@ -141,12 +144,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             path,
             config,
             store,
-        } => import(&path, &config, store.as_deref()).await,
+        } => import(&path, &config, store).await,
         Command::Export {
             path,
             config,
             store,
-        } => export(path.as_deref(), &config, store.as_deref())
+        } => export(path.as_deref(), &config, store)
             .await
             .map(|()| ExitCode::SUCCESS),
         Command::CheckConfig { path } => {
@@ -165,15 +168,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             section,
             config,
             store,
-        } => render(
-            &lang,
-            &format,
-            section.as_deref(),
-            &config,
-            store.as_deref(),
-        )
-        .await
-        .map(|()| ExitCode::SUCCESS),
+        } => render(&lang, &format, section.as_deref(), &config, store)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -181,10 +178,38 @@ fn load_config(path: &Path) -> anyhow::Result<Config> {
     Ok(Config::load(path)?)
 }
 
+/// Opens the store the command line, the environment or feeds.toml names and
+/// runs `$body` with it bound to `$store`, whatever its type: each command is
+/// written once, generic over [`ArticleStore`].
+macro_rules! with_store {
+    ($config:expr, $location:expr, $seed:expr, |$store:ident| $body:expr) => {
+        match StoreLocation::choose($config, $location)? {
+            StoreLocation::Sqlite(path) => {
+                let $store = app::open_sqlite($config, Some(&path), $seed).await?;
+                $body
+            }
+            StoreLocation::Postgres(url) => {
+                tracing::info!(database = %url, "using PostgreSQL");
+                let $store = app::open_postgres($config, &url, $seed).await?;
+                $body
+            }
+        }
+    };
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Arc::new(load_config(&args.config)?);
-    let store = Arc::new(app::open_sqlite(&config, args.store.as_deref(), Seed::IfCreated).await?);
-    let addr = args.listen.unwrap_or(config.server.listen);
+    with_store!(&config, args.store, Seed::IfCreated, |store| {
+        serve_on(Arc::clone(&config), Arc::new(store), args.listen).await
+    })
+}
+
+async fn serve_on<S: ArticleStore>(
+    config: Arc<Config>,
+    store: Arc<S>,
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
+    let addr = listen.unwrap_or(config.server.listen);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -235,10 +260,23 @@ async fn shutdown_signal() {
     }
 }
 
-async fn import(path: &Path, config: &Path, store: Option<&Path>) -> anyhow::Result<ExitCode> {
+async fn import(
+    path: &Path,
+    config: &Path,
+    store: Option<StoreLocation>,
+) -> anyhow::Result<ExitCode> {
     let config = load_config(config)?;
-    let store = app::open_sqlite(&config, store, Seed::Never).await?;
-    let report = import::import_path(&store, &config, path).await?;
+    with_store!(&config, store, Seed::Never, |store| {
+        import_into(&store, &config, path).await
+    })
+}
+
+async fn import_into<S: ArticleStore>(
+    store: &S,
+    config: &Config,
+    path: &Path,
+) -> anyhow::Result<ExitCode> {
+    let report = import::import_path(store, config, path).await?;
     for failure in &report.failed {
         eprintln!("{}: {}", failure.record, failure.reason);
     }
@@ -254,9 +292,18 @@ async fn import(path: &Path, config: &Path, store: Option<&Path>) -> anyhow::Res
     })
 }
 
-async fn export(path: Option<&Path>, config: &Path, store: Option<&Path>) -> anyhow::Result<()> {
+async fn export(
+    path: Option<&Path>,
+    config: &Path,
+    store: Option<StoreLocation>,
+) -> anyhow::Result<()> {
     let config = load_config(config)?;
-    let store = app::open_sqlite(&config, store, Seed::Never).await?;
+    with_store!(&config, store, Seed::Never, |store| {
+        export_from(&store, path).await
+    })
+}
+
+async fn export_from<S: ArticleStore>(store: &S, path: Option<&Path>) -> anyhow::Result<()> {
     let mut out: Box<dyn Write> = match path {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -264,7 +311,7 @@ async fn export(path: Option<&Path>, config: &Path, store: Option<&Path>) -> any
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let count = import::export(&store, &mut out).await?;
+    let count = import::export(store, &mut out).await?;
     out.flush()?;
     eprintln!("exported {count} articles");
     Ok(())
@@ -275,7 +322,7 @@ async fn render(
     format: &str,
     section: Option<&str>,
     config: &Path,
-    store: Option<&Path>,
+    store: Option<StoreLocation>,
 ) -> anyhow::Result<()> {
     let config = Arc::new(load_config(config)?);
     let Some(format) = Format::ALL.into_iter().find(|f| f.name() == format) else {
@@ -297,15 +344,25 @@ async fn render(
         },
         None => None,
     };
-    let store = Arc::new(app::open_sqlite(&config, store, Seed::IfCreated).await?);
+    let resource = Resource::Feed {
+        lang,
+        section,
+        format,
+    };
+    with_store!(&config, store, Seed::IfCreated, |store| {
+        render_from(Arc::clone(&config), Arc::new(store), resource).await
+    })
+}
+
+async fn render_from<S: ArticleStore>(
+    config: Arc<Config>,
+    store: Arc<S>,
+    resource: Resource,
+) -> anyhow::Result<()> {
     let app = App::new(config, store, None);
     let rep = app
         .cache
-        .get(Resource::Feed {
-            lang,
-            section,
-            format,
-        })
+        .get(resource)
         .await
         .map_err(|e| anyhow::anyhow!("cannot build the feed: {e}"))?;
     std::io::stdout().write_all(&rep.identity.bytes)?;

@@ -198,6 +198,56 @@ fn without_terminal_escapes(s: &str) -> impl Iterator<Item = char> + '_ {
 /// Form feed and vertical tab count as whitespace here (they separate words) even
 /// though XML forbids them; the other forbidden characters vanish without a trace.
 pub fn fold_whitespace(s: &str) -> String {
+    if s.as_bytes().contains(&0x1b) {
+        return fold_whitespace_escapes(s);
+    }
+    // Every feed item folds its whole body several times, so this copies runs
+    // of ordinary characters whole and decodes only the bytes that may start a
+    // special character: ASCII controls and space, and the lead bytes of the
+    // non-ASCII whitespace (U+0085, U+00A0, U+1680, U+2000–U+205F, U+3000)
+    // and of U+FFFE/U+FFFF.
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut space_pending = false;
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b > 0x20 && !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF) {
+            i += 1;
+            continue;
+        }
+        let c = s
+            .get(i..)
+            .and_then(|rest| rest.chars().next())
+            .unwrap_or(' ');
+        let whitespace = c.is_whitespace();
+        if !whitespace && !is_xml_forbidden(c) {
+            i += c.len_utf8();
+            continue;
+        }
+        if run < i {
+            if space_pending && !out.is_empty() {
+                out.push(' ');
+            }
+            space_pending = false;
+            out.push_str(s.get(run..i).unwrap_or(""));
+        }
+        space_pending |= whitespace;
+        i += c.len_utf8();
+        run = i;
+    }
+    if run < bytes.len() {
+        if space_pending && !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(s.get(run..).unwrap_or(""));
+    }
+    out
+}
+
+/// [`fold_whitespace`] for text with an ESC in it, character by character.
+fn fold_whitespace_escapes(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space_pending = false;
     for c in without_terminal_escapes(s) {
@@ -259,7 +309,28 @@ pub fn derive_title(text: &str, max: usize) -> String {
 /// Bots post summaries where length is limited in characters as people see them
 /// (graphemes), so a cut must never leave half an emoji or half a word.
 pub fn summarize(text: &str, max: usize) -> String {
-    cut(&fold_whitespace(text), max)
+    summarize_head(text, max).unwrap_or_else(|| cut(&fold_whitespace(text), max))
+}
+
+/// The summary of a long `text` from a folded head of it, so that a 3 KB
+/// body is not folded whole for 280 graphemes of summary. The head ends
+/// before a whitespace character, so it folds to the start of the folded
+/// whole, which goes on with a space; when it holds more than `max + 1`
+/// graphemes, the cut and the word boundaries before it are those of the
+/// whole. `None` when no such head is found (short text, escapes, marks).
+fn summarize_head(text: &str, max: usize) -> Option<String> {
+    if max == 0 || text.as_bytes().contains(&0x1b) {
+        return None;
+    }
+    let mut from = max.saturating_mul(4).saturating_add(64);
+    if from >= text.len() {
+        return None;
+    }
+    while !text.is_char_boundary(from) {
+        from -= 1;
+    }
+    let at = from + text.get(from..)?.find(char::is_whitespace)?;
+    cut_with_lookahead(&fold_whitespace(text.get(..at)?), max, 2)
 }
 
 /// Escapes text for HTML/XML content and attribute values (& < > " ').
@@ -268,16 +339,22 @@ pub fn summarize(text: &str, max: usize) -> String {
 /// `&#39;`, which HTML 4 readers understand too (unlike `&apos;`).
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
+    let mut run = 0;
+    // The five characters are ASCII, so byte offsets are character boundaries.
+    for (i, b) in s.bytes().enumerate() {
+        let escaped = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(s.get(run..i).unwrap_or(""));
+        out.push_str(escaped);
+        run = i + 1;
     }
+    out.push_str(s.get(run..).unwrap_or(""));
     out
 }
 
@@ -309,6 +386,9 @@ fn xml_legal(s: &str) -> Cow<'_, str> {
 struct Rules {
     labels: Vec<String>,
     prefixes: Vec<String>,
+    /// The longest rule, in characters: only that much of a paragraph can
+    /// decide, so only that much (to the next space) is lowercased.
+    longest: usize,
 }
 
 impl Rules {
@@ -321,22 +401,75 @@ impl Rules {
                 .filter(|key| !key.is_empty())
                 .collect()
         };
+        let labels = keys(boilerplate.labels);
+        let prefixes = keys(boilerplate.prefixes);
+        let longest = labels
+            .iter()
+            .chain(&prefixes)
+            .map(|key| key.chars().count())
+            .max()
+            .unwrap_or(0);
         Rules {
-            labels: keys(boilerplate.labels),
-            prefixes: keys(boilerplate.prefixes),
+            labels,
+            prefixes,
+            longest,
         }
     }
 
-    fn drops(&self, paragraph: &str) -> bool {
+    /// Whether a paragraph, already folded ([`fold_whitespace`]), is boilerplate.
+    fn drops(&self, folded: &str) -> bool {
         if self.labels.is_empty() && self.prefixes.is_empty() {
             return false;
         }
-        let key = comparison_key(paragraph);
-        self.labels.contains(&key)
+        debug_assert_eq!(folded, fold_whitespace(folded));
+        // Most paragraphs are told apart by their first character alone.
+        let Some(first) = folded.chars().next() else {
+            return false;
+        };
+        let may_match = |key: &String| {
+            key.chars()
+                .zip(first.to_lowercase())
+                .all(|(k, lower)| k == lower)
+        };
+        if !self.labels.iter().chain(&self.prefixes).any(may_match) {
+            return false;
+        }
+        // Lowercasing maps each character to one or more, and only the
+        // final-sigma rule looks at neighbours, so the key of a head cut past
+        // `longest` characters, where that context breaks, is the start of the
+        // whole key and long enough for every prefix; a longer paragraph
+        // cannot equal a label. Paragraphs are long: this lowercases a line
+        // of each, not all of it.
+        let head = key_head(folded, self.longest);
+        let key = head.to_lowercase();
+        (head.len() == folded.len() && self.labels.contains(&key))
             || self
                 .prefixes
                 .iter()
                 .any(|prefix| key.starts_with(prefix.as_str()))
+    }
+}
+
+/// `s` up to the first character after its first `chars` ones that is neither
+/// cased nor case-ignorable (a space, a digit, a CJK, kana, Hangul or Arabic
+/// letter), where lowercasing's context ends; all of `s` when there is none.
+fn key_head(s: &str, chars: usize) -> &str {
+    let from = s.char_indices().nth(chars).map_or(s.len(), |(i, _)| i);
+    let breaks_context = |c: char| {
+        matches!(c,
+            ' ' | '0'..='9'
+                | '\u{3041}'..='\u{3096}'
+                | '\u{30A1}'..='\u{30FA}'
+                | '\u{3400}'..='\u{4DBF}'
+                | '\u{4E00}'..='\u{9FFF}'
+                | '\u{AC00}'..='\u{D7A3}'
+                | '\u{0620}'..='\u{063F}'
+                | '\u{0641}'..='\u{064A}'
+        )
+    };
+    match s.get(from..).and_then(|rest| rest.find(breaks_context)) {
+        Some(at) => s.get(..from + at).unwrap_or(s),
+        None => s,
     }
 }
 
@@ -1008,36 +1141,40 @@ fn is_trailing_junk(c: char) -> bool {
 /// `text` itself when it has at most `max` graphemes; otherwise its longest prefix
 /// ending at a word boundary that leaves room for the ellipsis, then the ellipsis.
 fn cut(text: &str, max: usize) -> String {
+    cut_with_lookahead(text, max, 0).unwrap_or_default()
+}
+
+/// [`cut`], or `None` when `text` has fewer than `max + lookahead` graphemes.
+fn cut_with_lookahead(text: &str, max: usize, lookahead: usize) -> Option<String> {
     if max == 0 {
-        return String::new();
+        return Some(String::new());
     }
     let budget = max - 1;
+    let needed = max.saturating_add(lookahead);
     // Ends of the first `budget` graphemes; grapheme boundaries are the only safe cuts.
-    let mut grapheme_ends = Vec::new();
+    let mut grapheme_ends = Vec::with_capacity(budget.min(512));
     let mut count = 0usize;
     for (start, grapheme) in text.grapheme_indices(true) {
         count += 1;
-        if count > max {
+        if count > needed {
             break;
         }
         if count <= budget {
             grapheme_ends.push(start + grapheme.len());
         }
     }
+    if lookahead > 0 && count < needed {
+        return None;
+    }
     if count <= max {
-        return text.to_owned();
+        return Some(text.to_owned());
     }
     let limit = grapheme_ends.last().copied().unwrap_or(0);
 
     // UAX #29 word boundaries: between Latin words, between CJK characters, never
     // inside an emoji sequence. A word boundary that is not also a grapheme boundary
     // (possible around prepended marks) is not taken.
-    let word_cut = text
-        .split_word_bound_indices()
-        .map(|(start, _)| start)
-        .take_while(|&start| start <= limit)
-        .filter(|&start| start > 0 && grapheme_ends.binary_search(&start).is_ok())
-        .last();
+    let word_cut = last_word_cut(text, limit, &grapheme_ends);
     let mut kept = word_cut.map_or("", |end| trim_trailing_junk(text.get(..end).unwrap_or("")));
     if kept.is_empty() {
         // One "word" longer than the room (a URL, an unbroken run): cut between graphemes.
@@ -1046,7 +1183,33 @@ fn cut(text: &str, max: usize) -> String {
     let mut out = String::with_capacity(kept.len() + ELLIPSIS.len());
     out.push_str(kept);
     out.push_str(ELLIPSIS);
-    out
+    Some(out)
+}
+
+/// The last word boundary in `text` at or before `limit` that is also one of
+/// `grapheme_ends`.
+///
+/// Segmenting words costs more than anything else in a summary, and only the
+/// end matters: the scan starts at the last space or CJK ideograph at or
+/// before `limit`, before which UAX #29 always breaks (neither joins anything
+/// to what precedes it) and past which no rule looks back beyond it, so the
+/// boundaries after it are those of the whole text. When none of them is a
+/// grapheme boundary, the whole text is scanned.
+fn last_word_cut(text: &str, limit: usize, grapheme_ends: &[usize]) -> Option<usize> {
+    let is_cut = |start: usize| start > 0 && grapheme_ends.binary_search(&start).is_ok();
+    let scan = |from: usize| {
+        text.get(from..)?
+            .split_word_bound_indices()
+            .map(|(start, _)| from + start)
+            .take_while(|&start| start <= limit)
+            .filter(|&start| is_cut(start))
+            .last()
+    };
+    let sure_start = text
+        .get(..limit)
+        .and_then(|head| head.rfind(|c| c == ' ' || ('\u{4E00}'..='\u{9FFF}').contains(&c)))
+        .filter(|&at| at > 0);
+    sure_start.and_then(scan).or_else(|| scan(0))
 }
 
 /// `s` without trailing graphemes made only of [`is_trailing_junk`] characters.
@@ -1134,6 +1297,111 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
             kept, whole_graphemes,
             "{cut:?} (max {max}) splits a grapheme of {whole:?}"
         );
+    }
+
+    #[test]
+    fn fast_folding_matches_the_character_loop() {
+        let pieces = [
+            "a", "é", "中", "ي", "😀", " ", "  ", "\t", "\n", "\r\n", "\u{85}", "\u{A0}",
+            "\u{1680}", "\u{2003}", "\u{200B}", "\u{2028}", "\u{202F}", "\u{205F}", "\u{3000}",
+            "\u{3001}", "\u{0}", "\u{1}", "\u{B}", "\u{C}", "\u{1F}", "\u{7F}", "\u{FFFD}",
+            "\u{FFFE}", "\u{FFFF}", "\u{E000}",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let s = format!("{a}{b}{c}{a}");
+                    assert_eq!(fold_whitespace(&s), fold_whitespace_escapes(&s), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn boilerplate_is_judged_on_the_whole_key() {
+        let labels = strings(&["Share:", "ΣΑΣ"]);
+        let prefixes = strings(&["The English versions are generated"]);
+        let rules = Rules::new(&Boilerplate {
+            labels: &labels,
+            prefixes: &prefixes,
+        });
+        let reference = |p: &str| {
+            let key = comparison_key(p);
+            rules.labels.contains(&key)
+                || rules.prefixes.iter().any(|x| key.starts_with(x.as_str()))
+        };
+        let paragraphs = [
+            "Share:",
+            "SHARE:  ",
+            "Share: now",
+            "ΣΑΣ",
+            "ΣΑΣ ΣΑΣ",
+            "The English versions are generated",
+            "THE ENGLISH VERSIONS ARE GENERATED by the AI and more words after that",
+            "The English versions are generatedly long words without spaces",
+            "The English  versions\tare\u{A0}generated, it says",
+            "The English versions are",
+            "Ordinary paragraph that is long enough to be cut before it is lowercased, really.",
+            "THE ENGLISH VERSIONS ARE GENERATEDΣ中文",
+            "The English versions are generated中文的段落没有空格所以要在汉字处截断",
+            "THE ENGLISH VERSIONS ARE GENERATEDΣالعربية",
+            "中文的段落没有空格所以要在汉字处截断中文的段落没有空格所以要在汉字处截断",
+            "",
+        ];
+        for p in paragraphs {
+            assert_eq!(rules.drops(&fold_whitespace(p)), reference(p), "{p:?}");
+        }
+    }
+
+    #[test]
+    fn summaries_from_a_head_match_the_whole() {
+        let texts = [
+            SAMPLE_FR.to_owned(),
+            "中国国家主席习近平周四与美国总统拜登通电话，双方讨论了乌克兰局势。\n\n".repeat(40),
+            "مُحَمَّدٌ رَسُولُ اللَّهِ وَالَّذِينَ مَعَهُ \u{600}\u{600} ".repeat(60),
+            "👨‍👩‍👧‍👦 🇮🇩🇯🇵 e\u{301}\u{301}\u{301}\u{301} ".repeat(80),
+            "word\u{A0}\u{3000}\tword\u{0}\u{B} ".repeat(300),
+        ];
+        for text in &texts {
+            for max in [1, 2, 3, 10, 50, 110, 280, 281, 1000] {
+                assert_eq!(
+                    summarize(text, max),
+                    cut(&fold_whitespace(text), max),
+                    "{max}: {text:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn word_cuts_match_a_scan_of_the_whole_text() {
+        let texts = [
+            "Le président américain Joe Biden et le président russe Vladimir Poutine, l'un et l'autre.",
+            "中国国家主席习近平周四与美国总统拜登通电话，双方讨论了乌克兰局势、伊朗核问题。",
+            "日本の首相は月曜日に記者会見を開き、ウクライナ情勢について「深刻な懸念」を表明した。",
+            "قال الرئيس الأمريكي جو بايدن إن المحادثات كانت مثمرة، وأضاف أن العمل سيستمر.",
+            "👨‍👩‍👧‍👦 🇮🇩🇯🇵🇨🇳 👍🏽 e\u{301}e\u{301} a\u{600} b\u{600}c 3.14 x.y can't U.S.A. 中文 x",
+        ];
+        for text in texts {
+            let ends: Vec<usize> = text
+                .grapheme_indices(true)
+                .map(|(i, g)| i + g.len())
+                .collect();
+            for &limit in &ends {
+                let budget: Vec<usize> = ends.iter().copied().filter(|&e| e <= limit).collect();
+                let whole = text
+                    .split_word_bound_indices()
+                    .map(|(start, _)| start)
+                    .take_while(|&start| start <= limit)
+                    .filter(|&start| start > 0 && budget.binary_search(&start).is_ok())
+                    .last();
+                assert_eq!(
+                    last_word_cut(text, limit, &budget),
+                    whole,
+                    "{text:?} at {limit}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! The article store: where articles live, and the one query feeds are built from.
 //!
-//! The builder reads only through [`ArticleStore`], so another database can stand
-//! beside SQLite without the rest of Kabar changing. Every method is async and
-//! never blocks the runtime: SQLite calls run on the blocking pool.
+//! The builder reads only through [`ArticleStore`], so the embedded SQLite store
+//! ([`SqliteStore`]) and the shared PostgreSQL one ([`PgStore`]) stand side by
+//! side without the rest of Kabar changing. Every method is async and never
+//! blocks the runtime: SQLite calls run on the blocking pool, PostgreSQL's are
+//! network I/O.
 
+mod columns;
+mod postgres;
 mod sqlite;
 
 use std::collections::BTreeSet;
@@ -12,6 +16,7 @@ use std::future::Future;
 use chrono::{DateTime, FixedOffset};
 use url::Url;
 
+pub use postgres::{CHANGE_CHANNEL, LISTEN_APPLICATION_NAME, PgStore};
 pub use sqlite::SqliteStore;
 
 use crate::article::{Article, Author, Image, Translation, Version};
@@ -20,6 +25,12 @@ use crate::article::{Article, Author, Image, Translation, Version};
 pub enum StoreError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No pooled PostgreSQL connection could be had in time (the database is
+    /// away, or every connection is busy).
+    #[error("PostgreSQL connection pool: {0}")]
+    Pool(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("store task failed: {0}")]
@@ -246,4 +257,22 @@ pub trait ArticleStore: Send + Sync + 'static {
 
     /// Succeeds when the store answers queries.
     fn ping(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Resolves when another process may have written: a hint to read the
+    /// change log now rather than at the next poll. The log stays the source
+    /// of truth, so a store that cannot push (SQLite) never resolves, and a
+    /// missed hint only costs one poll interval.
+    fn wait_for_change(&self) -> impl Future<Output = ()> + Send {
+        std::future::pending()
+    }
+
+    /// Counts the times the store lost its push channel and got it back. Hints
+    /// were missed in between, and a lost connection may mean the database
+    /// itself changed under us (a failover to a standby that lacks the last
+    /// commits hands out the same sequence numbers again), which the log alone
+    /// cannot show; so when this moves the follower retires every feed once:
+    /// correctness over hit rate.
+    fn push_epoch(&self) -> u64 {
+        0
+    }
 }

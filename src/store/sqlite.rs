@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
+use super::columns::{self, ArticleColumns, VersionColumns, parse_json, to_json};
 use super::{
-    ArticleMeta, ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch,
-    Sibling, StoreError, Touched,
+    ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch, StoreError, Touched,
 };
-use crate::article::{Article, BodyFormat, Translation, Version};
+use crate::article::Article;
 
 /// Read connections kept open; more readers than cores would only contend.
 const MAX_READERS: usize = 4;
@@ -349,14 +349,18 @@ impl ArticleStore for SqliteStore {
     }
 }
 
-const FEED_COLUMNS: &str = "a.id, a.section, a.published, a.updated, a.tags, a.authors, a.image,
-    v.translation, v.url, v.updated, v.title, v.summary, v.format, v.body";
+const FEED_COLUMNS: &str = "a.id, a.section, a.published, a.published_ms, a.updated, a.tags,
+    a.authors, a.image, v.translation, v.url, v.updated, v.title, v.summary, v.format, v.body";
 
 fn feed_rows(conn: &Connection, query: &FeedQuery) -> Result<Vec<FeedRow>, StoreError> {
     let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
     let mut rows = Vec::with_capacity(query.limit.min(256));
-    let mut collect = |row: &Row| -> rusqlite::Result<()> {
-        rows.push(read_feed_row(row));
+    let mut collect = |row: &Row| -> Result<(), StoreError> {
+        rows.push(FeedRow {
+            article: article_columns(row, 0)?.into_meta()?,
+            version: version_columns(row, 8)?.into_version()?,
+            siblings: Vec::new(),
+        });
         Ok(())
     };
     match &query.section {
@@ -383,7 +387,6 @@ fn feed_rows(conn: &Connection, query: &FeedQuery) -> Result<Vec<FeedRow>, Store
             }
         }
     }
-    let mut rows = rows.into_iter().collect::<Result<Vec<_>, _>>()?;
     let mut stmt = conn.prepare_cached(
         "SELECT lang, url, translation FROM versions
          WHERE article_id = ?1 AND lang <> ?2 ORDER BY lang",
@@ -398,81 +401,50 @@ fn feed_rows(conn: &Connection, query: &FeedQuery) -> Result<Vec<FeedRow>, Store
         })?;
         for sibling in siblings {
             let (lang, url, translation) = sibling?;
-            row.siblings.push(Sibling {
-                lang,
-                url: parse_url(url.as_deref())?,
-                translation: parse_translation(&translation)?,
-            });
+            row.siblings
+                .push(columns::sibling(lang, url.as_deref(), &translation)?);
         }
     }
     Ok(rows)
 }
 
-/// Decodes one joined row; a column that does not decode is reported as corruption
-/// rather than skipped, so a bad row is seen, not silently dropped.
-fn read_feed_row(row: &Row) -> Result<FeedRow, StoreError> {
-    let article = ArticleMeta {
-        id: row.get(0)?,
-        section: row.get(1)?,
-        published: parse_time(&row.get::<_, String>(2)?)?,
-        updated: match row.get::<_, Option<String>>(3)? {
-            Some(t) => parse_time(&t)?,
-            None => parse_time(&row.get::<_, String>(2)?)?,
-        },
-        tags: parse_json(&row.get::<_, String>(4)?)?,
-        authors: parse_json(&row.get::<_, String>(5)?)?,
-        image: match row.get::<_, Option<String>>(6)? {
-            Some(json) => Some(parse_json(&json)?),
-            None => None,
-        },
-    };
-    let version = read_version(row, 7)?;
-    Ok(FeedRow {
-        article,
-        version,
-        siblings: Vec::new(),
+/// Reads id, section, published, published_ms, updated, tags, authors, image
+/// from column `at` on.
+fn article_columns(row: &Row, at: usize) -> rusqlite::Result<ArticleColumns> {
+    Ok(ArticleColumns {
+        id: row.get(at)?,
+        section: row.get(at + 1)?,
+        published: row.get(at + 2)?,
+        published_ms: row.get(at + 3)?,
+        updated: row.get(at + 4)?,
+        tags: row.get(at + 5)?,
+        authors: row.get(at + 6)?,
+        image: row.get(at + 7)?,
     })
 }
 
 /// Reads translation, url, updated, title, summary, format, body from column `at` on.
-fn read_version(row: &Row, at: usize) -> Result<Version, StoreError> {
-    Ok(Version {
-        translation: parse_translation(&row.get::<_, String>(at)?)?,
-        url: parse_url(row.get::<_, Option<String>>(at + 1)?.as_deref())?,
-        updated: match row.get::<_, Option<String>>(at + 2)? {
-            Some(t) => Some(parse_time(&t)?),
-            None => None,
-        },
+fn version_columns(row: &Row, at: usize) -> rusqlite::Result<VersionColumns> {
+    Ok(VersionColumns {
+        translation: row.get(at)?,
+        url: row.get(at + 1)?,
+        updated: row.get(at + 2)?,
         title: row.get(at + 3)?,
         summary: row.get(at + 4)?,
-        format: {
-            let format: String = row.get(at + 5)?;
-            BodyFormat::parse(&format)
-                .ok_or_else(|| StoreError::Corrupt(format!("unknown body format {format:?}")))?
-        },
+        format: row.get(at + 5)?,
         body: row.get(at + 6)?,
     })
 }
 
 fn article_by_id(conn: &Connection, id: &str) -> Result<Option<Article>, StoreError> {
-    let meta = conn
-        .query_row(
-            "SELECT id, section, published, updated, tags, authors, image FROM articles WHERE id = ?1",
-            [id],
-            |row| {
-                Ok((
-                    row.get::<_, String>(0)?,
-                    row.get::<_, Option<String>>(1)?,
-                    row.get::<_, String>(2)?,
-                    row.get::<_, Option<String>>(3)?,
-                    row.get::<_, String>(4)?,
-                    row.get::<_, String>(5)?,
-                    row.get::<_, Option<String>>(6)?,
-                ))
-            },
-        )
+    let columns = conn
+        .prepare_cached(
+            "SELECT id, section, published, published_ms, updated, tags, authors, image
+             FROM articles WHERE id = ?1",
+        )?
+        .query_row([id], |row| article_columns(row, 0))
         .optional()?;
-    let Some((id, section, published, updated, tags, authors, image)) = meta else {
+    let Some(columns) = columns else {
         return Ok(None);
     };
     let mut stmt = conn.prepare_cached(
@@ -480,26 +452,20 @@ fn article_by_id(conn: &Connection, id: &str) -> Result<Option<Article>, StoreEr
          FROM versions WHERE article_id = ?1 ORDER BY lang",
     )?;
     let mut versions = std::collections::BTreeMap::new();
-    let mut result = stmt.query([&id])?;
+    let mut result = stmt.query([id])?;
     while let Some(row) = result.next()? {
-        versions.insert(row.get::<_, String>(0)?, read_version(row, 1)?);
+        versions.insert(
+            row.get::<_, String>(0)?,
+            version_columns(row, 1)?.into_version()?,
+        );
     }
-    Ok(Some(Article {
-        id,
-        section,
-        published: parse_time(&published)?,
-        updated: updated.as_deref().map(parse_time).transpose()?,
-        tags: parse_json(&tags)?,
-        authors: parse_json(&authors)?,
-        image: image.as_deref().map(parse_json).transpose()?,
-        versions,
-    }))
+    columns.into_article(versions).map(Some)
 }
 
 /// Replaces one article and all its versions (the caller holds the transaction).
 fn put_article(tx: &rusqlite::Transaction, article: &Article) -> Result<(), StoreError> {
-    let published_ms = article.published.timestamp_millis();
-    tx.execute("DELETE FROM versions WHERE article_id = ?1", [&article.id])?;
+    let a = ArticleColumns::encode(article)?;
+    tx.execute("DELETE FROM versions WHERE article_id = ?1", [&a.id])?;
     tx.prepare_cached(
         "INSERT INTO articles (id, section, published, published_ms, updated, tags, authors, image)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -508,14 +474,14 @@ fn put_article(tx: &rusqlite::Transaction, article: &Article) -> Result<(), Stor
              authors = excluded.authors, image = excluded.image",
     )?
     .execute(params![
-        article.id,
-        article.section,
-        article.published.to_rfc3339(),
-        published_ms,
-        article.updated.map(|t| t.to_rfc3339()),
-        to_json(&article.tags)?,
-        to_json(&article.authors)?,
-        article.image.as_ref().map(to_json).transpose()?,
+        a.id,
+        a.section,
+        a.published,
+        a.published_ms,
+        a.updated,
+        a.tags,
+        a.authors,
+        a.image,
     ])?;
     let mut insert = tx.prepare_cached(
         "INSERT INTO versions (article_id, lang, section, published_ms, translation, url, updated,
@@ -523,18 +489,19 @@ fn put_article(tx: &rusqlite::Transaction, article: &Article) -> Result<(), Stor
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?;
     for (lang, version) in &article.versions {
+        let v = VersionColumns::encode(version);
         insert.execute(params![
-            article.id,
+            a.id,
             lang,
-            article.section,
-            published_ms,
-            version.translation.as_str(),
-            version.url.as_ref().map(url::Url::as_str),
-            version.updated.map(|t| t.to_rfc3339()),
-            version.title,
-            version.summary,
-            version.format.as_str(),
-            version.body,
+            a.section,
+            a.published_ms,
+            v.translation,
+            v.url,
+            v.updated,
+            v.title,
+            v.summary,
+            v.format,
+            v.body,
         ])?;
     }
     Ok(())
@@ -553,27 +520,4 @@ fn log_change(tx: &rusqlite::Transaction, id: &str, touched: &Touched) -> Result
         tx.execute("DELETE FROM changes WHERE seq <= ?1", [seq - CHANGES_KEPT])?;
     }
     Ok(u64::try_from(seq).unwrap_or(0))
-}
-
-/// Serializes the small JSON columns (tags, authors, image).
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>, StoreError> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .map_err(|e| StoreError::Corrupt(format!("bad time {s:?}: {e}")))
-}
-
-fn parse_url(s: Option<&str>) -> Result<Option<url::Url>, StoreError> {
-    s.map(|s| url::Url::parse(s).map_err(|e| StoreError::Corrupt(format!("bad URL {s:?}: {e}"))))
-        .transpose()
-}
-
-fn parse_translation(s: &str) -> Result<Translation, StoreError> {
-    Translation::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown translation {s:?}")))
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("bad JSON column: {e}")))
 }

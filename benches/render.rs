@@ -1,0 +1,251 @@
+//! Cold feed renders: what a cache miss costs, measured on the real path
+//! (`store.feed_rows` → `feed::build` → `render::feed` → `Representation::new`,
+//! the last three through `cache::render_feed`, the function a miss runs).
+//!
+//! The store holds 1,000 and 100,000 articles of the deterministic corpus
+//! (`support/corpus.rs`), six versions each, generated once in batched
+//! transactions and kept under `target/kabar-bench/` keyed by size and corpus
+//! version, so re-runs start at once. The same feed (the newest 50 items of a
+//! language) is timed at both sizes: the two figures should match.
+//!
+//! `cargo bench --bench render`; `KABAR_BENCH_SIZES=1000` limits the sizes, and
+//! criterion's own filter picks benchmarks (`cargo bench --bench render -- cold/1000/fr`).
+
+#[path = "support/corpus.rs"]
+mod corpus;
+
+use std::hint::black_box;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use kabar::cache;
+use kabar::feed::{self, Format};
+use kabar::representation::Representation;
+use kabar::{ArticleStore, Config, SqliteStore};
+
+/// Articles per transaction while generating a store.
+const GENERATE_BATCH: u64 = 1_000;
+
+/// Languages timed: a Latin, a CJK and an Arabic one.
+const LANGS: [&str; 3] = ["fr", "zh", "ar"];
+
+fn sizes() -> Vec<u64> {
+    std::env::var("KABAR_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 100_000])
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+fn config() -> Config {
+    Config::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds.toml")).expect("feeds.toml")
+}
+
+fn bench_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("kabar-bench")
+}
+
+/// The store of `size` corpus articles, generated on first use.
+fn store(rt: &tokio::runtime::Runtime, size: u64) -> SqliteStore {
+    let dir = bench_dir();
+    let path = dir.join(format!("store-v{}-{size}.sqlite", corpus::CORPUS_VERSION));
+    if !path.exists() {
+        std::fs::create_dir_all(&dir).expect("bench folder");
+        let partial = path.with_extension("partial");
+        remove_sqlite(&partial);
+        let started = Instant::now();
+        eprintln!(
+            "generating {size} articles × 6 versions into {}",
+            path.display()
+        );
+        let (store, _) = SqliteStore::open(&partial).expect("open store");
+        let mut next = 0;
+        while next < size {
+            let end = (next + GENERATE_BATCH).min(size);
+            let batch = (next..end).map(corpus::article).collect();
+            rt.block_on(store.put_articles(batch))
+                .expect("put articles");
+            next = end;
+        }
+        drop(store);
+        // Fold the WAL back into the file so the rename moves the whole store.
+        let conn = rusqlite::Connection::open(&partial).expect("reopen store");
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .expect("checkpoint");
+        drop(conn);
+        std::fs::rename(&partial, &path).expect("rename store");
+        remove_sqlite(&partial);
+        eprintln!("generated in {:.1?}", started.elapsed());
+    }
+    let (store, _) = SqliteStore::open(&path).expect("open store");
+    let count = rt.block_on(store.article_count()).expect("count");
+    assert_eq!(count, size, "{} holds {count} articles", path.display());
+    store
+}
+
+fn remove_sqlite(path: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+fn lang_index(config: &Config, code: &str) -> usize {
+    config
+        .languages
+        .iter()
+        .position(|l| l.code() == code)
+        .expect("language in feeds.toml")
+}
+
+/// Store read + build + render + compress, for every language and format.
+fn cold(c: &mut Criterion) {
+    let rt = runtime();
+    let config = config();
+    for size in sizes() {
+        let store = store(&rt, size);
+        let mut group = c.benchmark_group(format!("cold/{size}"));
+        for code in LANGS {
+            let lang = lang_index(&config, code);
+            let query = feed::query(&config, &config.languages[lang], None);
+            for format in Format::ALL {
+                group.bench_function(format!("{code}/{}", format.name()), |b| {
+                    b.iter(|| {
+                        let rows = rt
+                            .block_on(store.feed_rows(query.clone()))
+                            .expect("feed rows");
+                        cache::render_feed(&config, lang, None, format, &rows).expect("render")
+                    });
+                });
+            }
+        }
+        group.finish();
+    }
+}
+
+/// The cold path cut into its steps, for one feed of each script, at the first
+/// size: where the milliseconds go.
+fn steps(c: &mut Criterion) {
+    let rt = runtime();
+    let config = config();
+    let size = sizes()[0];
+    let store = store(&rt, size);
+    let mut group = c.benchmark_group(format!("steps/{size}"));
+    for code in LANGS {
+        let lang = lang_index(&config, code);
+        let language = &config.languages[lang];
+        let query = feed::query(&config, language, None);
+        group.bench_function(format!("{code}/rows"), |b| {
+            b.iter(|| rt.block_on(store.feed_rows(query.clone())).expect("rows"));
+        });
+        let rows = rt.block_on(store.feed_rows(query.clone())).expect("rows");
+        group.bench_function(format!("{code}/build"), |b| {
+            b.iter(|| feed::build(&config, language, None, black_box(&rows)));
+        });
+        let built = feed::build(&config, language, None, &rows);
+        for format in Format::ALL {
+            group.bench_function(format!("{code}/render/{}", format.name()), |b| {
+                b.iter(|| kabar::render::feed(black_box(&built), format, &config).expect("render"));
+            });
+            let body = kabar::render::feed(&built, format, &config).expect("render");
+            let rep = Representation::new::<chrono::Utc>("text/plain", body.clone(), None, None);
+            eprintln!(
+                "{code}/{}: identity {} B, gzip {} B, br {} B",
+                format.name(),
+                rep.identity.bytes.len(),
+                rep.gzip.bytes.len(),
+                rep.brotli.bytes.len()
+            );
+            group.bench_function(format!("{code}/compress/{}", format.name()), |b| {
+                b.iter(|| {
+                    Representation::new::<chrono::Utc>("text/plain", body.clone(), None, None)
+                });
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Brotli and gzip alone at several levels on the RSS body of each language:
+/// the size each buys and its price, to choose `BROTLI_QUALITY` and
+/// `GZIP_LEVEL` in `src/representation.rs` by measurement.
+fn compression_levels(c: &mut Criterion) {
+    let rt = runtime();
+    let config = config();
+    let size = sizes()[0];
+    let store = store(&rt, size);
+    for code in LANGS {
+        let lang = lang_index(&config, code);
+        let language = &config.languages[lang];
+        let rows = rt
+            .block_on(store.feed_rows(feed::query(&config, language, None)))
+            .expect("rows");
+        let built = feed::build(&config, language, None, &rows);
+        let body = kabar::render::feed(&built, Format::Rss, &config).expect("render");
+        let mut group = c.benchmark_group(format!("brotli/{code}/rss"));
+        for quality in [1, 2, 3, 4, 5, 6, 9, 11] {
+            eprintln!(
+                "{code} brotli q{quality}: {} B of {} B",
+                brotli(&body, quality).len(),
+                body.len()
+            );
+            group.bench_function(format!("q{quality}"), |b| {
+                b.iter(|| brotli(black_box(&body), quality));
+            });
+        }
+        group.finish();
+        let mut group = c.benchmark_group(format!("gzip/{code}/rss"));
+        for level in [1, 2, 3, 4, 5, 6, 9] {
+            eprintln!(
+                "{code} gzip {level}: {} B of {} B",
+                gzip(&body, level).len(),
+                body.len()
+            );
+            group.bench_function(format!("level{level}"), |b| {
+                b.iter(|| gzip(black_box(&body), level));
+            });
+        }
+        group.finish();
+    }
+}
+
+fn gzip(body: &[u8], level: u32) -> Vec<u8> {
+    let mut encoder = flate2::GzBuilder::new().write(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::new(level),
+    );
+    encoder.write_all(body).expect("compress");
+    encoder.finish().expect("compress")
+}
+
+fn brotli(body: &[u8], quality: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len() / 4);
+    {
+        let mut writer = brotli::CompressorWriter::new(&mut out, 64 * 1024, quality, 22);
+        writer.write_all(body).expect("compress");
+        writer.flush().expect("compress");
+    }
+    out
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(40)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = cold, steps, compression_levels
+}
+criterion_main!(benches);

@@ -1,0 +1,711 @@
+//! The store trait's behaviour, written once and run against both backends:
+//! every behaviour below is a generic async fn, and `on_both!` makes a
+//! `sqlite::NAME` and a `postgres::NAME` test of it. PostgreSQL's own duties
+//! (migrating once when replicas start together, NOTIFY, the change log's
+//! order under concurrent writers, the listener's reconnects) and identical
+//! bytes across the two backends follow.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kabar::app::{self, Seed};
+use kabar::article::Article;
+use kabar::cache::Resource;
+use kabar::config::DatabaseUrl;
+use kabar::feed::Format;
+use kabar::store::{ArticleStore, FeedQuery, IfMatch, StoreError, Touched};
+use kabar::{App, Config, PgStore, SqliteStore};
+
+use common::pg;
+
+/// An article in the original language and `langs`, published at `published`
+/// (RFC 3339), in `section`.
+fn article(id: &str, published: &str, section: Option<&str>, langs: &[&str]) -> Article {
+    let mut versions = serde_json::Map::new();
+    versions.insert(
+        "id".to_owned(),
+        serde_json::json!({
+            "translation": "original",
+            "title": format!("Judul {id}"),
+            "body": format!("Isi {id}.\n\nParagraf kedua."),
+            "url": format!("https://kabar.example/id/{id}"),
+        }),
+    );
+    for lang in langs {
+        versions.insert(
+            (*lang).to_owned(),
+            serde_json::json!({
+                "translation": "machine",
+                "body": format!("<p>Body of {id} in {lang} &amp; more</p>"),
+                "format": "html",
+                "url": format!("https://kabar.example/{lang}/{id}"),
+                "updated": "2026-11-04T01:02:03+09:00",
+            }),
+        );
+    }
+    let json = serde_json::json!({
+        "id": id,
+        "section": section,
+        "published": published,
+        "tags": ["Rusia", "politik"],
+        "authors": [{"name": "Rina Wulandari", "email": "rina@kabar.example"}],
+        "image": {"url": "https://kabar.example/img/x.jpg", "type": "image/jpeg", "width": 1200, "alt": "Foto"},
+        "versions": versions,
+    });
+    Article::from_json(&json.to_string()).expect("a valid article")
+}
+
+fn ids(rows: &[kabar::store::FeedRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.article.id.as_str()).collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn feed(lang: &str, section: Option<&str>, limit: usize) -> FeedQuery {
+    FeedQuery {
+        lang: lang.to_owned(),
+        section: section.map(str::to_owned),
+        limit,
+    }
+}
+
+async fn put<S: ArticleStore>(store: &S, article: Article) -> kabar::store::Change {
+    store.put_article(article, None).await.expect("put")
+}
+
+// ---- behaviours, once for every backend ------------------------------------
+
+async fn put_then_get_round_trips<S: ArticleStore>(store: &S) {
+    let mut a = article(
+        "round-trip",
+        "2026-11-03T21:35:00+07:00",
+        Some("world"),
+        &["fr", "ar"],
+    );
+    a.updated = Some("2026-11-03T16:10:00+01:00".parse().unwrap());
+    put(store, a.clone()).await;
+    let got = store
+        .article("round-trip".into())
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(got, a);
+    // Times keep their offset, not just their instant: feeds print them.
+    assert_eq!(got.published.to_rfc3339(), "2026-11-03T21:35:00+07:00");
+    assert_eq!(
+        got.updated.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2026-11-03T16:10:00+01:00")
+    );
+    assert_eq!(got.etag(), a.etag());
+    assert_eq!(store.article("missing".into()).await.unwrap(), None);
+    assert_eq!(store.article_count().await.unwrap(), 1);
+}
+
+async fn feeds_list_newest_first_ties_by_id_bytes<S: ArticleStore>(store: &S) {
+    // "a-b" sorts before "aa" by bytes ('-' < 'a'), but after it in most
+    // locales' collations, which ignore hyphens: the store must use bytes.
+    for (id, at) in [
+        ("old", "2026-11-01T08:00:00+07:00"),
+        ("aa", "2026-11-02T08:00:00+07:00"),
+        ("a-b", "2026-11-02T02:00:00+01:00"),
+        ("new", "2026-11-03T08:00:00+07:00"),
+    ] {
+        put(store, article(id, at, Some("world"), &["fr"])).await;
+    }
+    let rows = store.feed_rows(feed("fr", None, 50)).await.unwrap();
+    assert_eq!(ids(&rows), ["new", "a-b", "aa", "old"]);
+    let rows = store.feed_rows(feed("id", None, 50)).await.unwrap();
+    assert_eq!(ids(&rows), ["new", "a-b", "aa", "old"]);
+    assert!(
+        store
+            .feed_rows(feed("ja", None, 50))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn section_feeds_hold_their_section_only<S: ArticleStore>(store: &S) {
+    put(
+        store,
+        article("w1", "2026-11-01T08:00:00+07:00", Some("world"), &["en"]),
+    )
+    .await;
+    put(
+        store,
+        article("b1", "2026-11-02T08:00:00+07:00", Some("business"), &["en"]),
+    )
+    .await;
+    put(
+        store,
+        article("w2", "2026-11-03T08:00:00+07:00", Some("world"), &["en"]),
+    )
+    .await;
+    put(
+        store,
+        article("none", "2026-11-04T08:00:00+07:00", None, &["en"]),
+    )
+    .await;
+    let rows = store
+        .feed_rows(feed("en", Some("world"), 50))
+        .await
+        .unwrap();
+    assert_eq!(ids(&rows), ["w2", "w1"]);
+    let rows = store
+        .feed_rows(feed("en", Some("business"), 50))
+        .await
+        .unwrap();
+    assert_eq!(ids(&rows), ["b1"]);
+    let rows = store.feed_rows(feed("en", None, 50)).await.unwrap();
+    assert_eq!(ids(&rows), ["none", "w2", "b1", "w1"]);
+}
+
+async fn feeds_stop_at_the_limit<S: ArticleStore>(store: &S) {
+    let batch = (0..12)
+        .map(|i| {
+            article(
+                &format!("n{i:02}"),
+                &format!("2026-11-{:02}T08:00:00+07:00", i + 1),
+                None,
+                &["ja"],
+            )
+        })
+        .collect();
+    store.put_articles(batch).await.unwrap();
+    let rows = store.feed_rows(feed("ja", None, 5)).await.unwrap();
+    assert_eq!(ids(&rows), ["n11", "n10", "n09", "n08", "n07"]);
+    assert_eq!(store.feed_rows(feed("ja", None, 1)).await.unwrap().len(), 1);
+}
+
+async fn feed_rows_carry_article_version_and_siblings<S: ArticleStore>(store: &S) {
+    let a = article(
+        "sib",
+        "2026-11-03T21:35:00+07:00",
+        Some("world"),
+        &["fr", "ar", "en"],
+    );
+    put(store, a.clone()).await;
+    let rows = store.feed_rows(feed("fr", None, 50)).await.unwrap();
+    let [row] = rows.as_slice() else {
+        panic!("one row: {rows:?}")
+    };
+    assert_eq!(row.version, a.versions["fr"]);
+    assert_eq!(row.article.id, "sib");
+    assert_eq!(row.article.section.as_deref(), Some("world"));
+    assert_eq!(
+        row.article.published.to_rfc3339(),
+        "2026-11-03T21:35:00+07:00"
+    );
+    // No update time: the publish time stands in.
+    assert_eq!(row.article.updated, row.article.published);
+    assert_eq!(row.article.tags, a.tags);
+    assert_eq!(row.article.authors, a.authors);
+    assert_eq!(row.article.image, a.image);
+    let siblings: Vec<(&str, Option<&str>, &str)> = row
+        .siblings
+        .iter()
+        .map(|s| {
+            (
+                s.lang.as_str(),
+                s.url.as_ref().map(|u| u.as_str()),
+                s.translation.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        siblings,
+        [
+            ("ar", Some("https://kabar.example/ar/sib"), "machine"),
+            ("en", Some("https://kabar.example/en/sib"), "machine"),
+            ("id", Some("https://kabar.example/id/sib"), "original"),
+        ]
+    );
+}
+
+async fn if_match_guards_writes<S: ArticleStore>(store: &S) {
+    let a = article("guarded", "2026-11-03T08:00:00+07:00", None, &["fr"]);
+    // Nothing stored: neither `*` nor a tag holds.
+    let err = store
+        .put_article(a.clone(), Some(IfMatch::Any))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PreconditionFailed), "{err}");
+    assert_eq!(store.article("guarded".into()).await.unwrap(), None);
+
+    put(store, a.clone()).await;
+    let mut b = a.clone();
+    b.tags.push("baru".into());
+    let change = store
+        .put_article(b.clone(), Some(IfMatch::Tags(vec![a.etag()])))
+        .await
+        .expect("the current tag holds");
+    assert_eq!(change.before.as_ref(), Some(&a));
+
+    // `a`'s tag is stale now: the write fails and changes nothing.
+    let mut c = b.clone();
+    c.tags.push("lagi".into());
+    let err = store
+        .put_article(c, Some(IfMatch::Tags(vec![a.etag()])))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PreconditionFailed), "{err}");
+    assert_eq!(
+        store.article("guarded".into()).await.unwrap(),
+        Some(b.clone())
+    );
+
+    let err = store
+        .delete_article("guarded".into(), Some(IfMatch::Tags(vec![a.etag()])))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::PreconditionFailed), "{err}");
+    store
+        .delete_article("guarded".into(), Some(IfMatch::Any))
+        .await
+        .expect("`*` holds while it exists");
+}
+
+async fn delete_removes_the_article_from_every_feed<S: ArticleStore>(store: &S) {
+    let a = article(
+        "gone",
+        "2026-11-03T08:00:00+07:00",
+        Some("world"),
+        &["fr", "en"],
+    );
+    put(store, a.clone()).await;
+    put(
+        store,
+        article("stays", "2026-11-02T08:00:00+07:00", Some("world"), &["fr"]),
+    )
+    .await;
+    let change = store.delete_article("gone".into(), None).await.unwrap();
+    assert_eq!(change.before, Some(a));
+    assert_eq!(change.after, None);
+    assert_eq!(change.touched.langs, set(&["en", "fr", "id"]));
+    assert_eq!(change.touched.sections, set(&["world"]));
+    assert!(change.seq > 0);
+    assert_eq!(store.article("gone".into()).await.unwrap(), None);
+    for lang in ["fr", "en", "id"] {
+        let rows = store.feed_rows(feed(lang, None, 50)).await.unwrap();
+        assert!(!ids(&rows).contains(&"gone"), "{lang}");
+    }
+    let rows = store.feed_rows(feed("fr", None, 50)).await.unwrap();
+    assert_eq!(ids(&rows), ["stays"]);
+
+    let again = store.delete_article("gone".into(), None).await.unwrap();
+    assert_eq!(again.before, None);
+    assert!(again.touched.is_empty());
+    assert_eq!(again.seq, 0);
+}
+
+async fn writes_report_the_feeds_they_touch<S: ArticleStore>(store: &S) {
+    let v1 = article(
+        "touchy",
+        "2026-11-03T08:00:00+07:00",
+        Some("world"),
+        &["fr", "en"],
+    );
+    let created = put(store, v1.clone()).await;
+    assert_eq!(created.touched.langs, set(&["en", "fr", "id"]));
+    assert!(created.seq > 0);
+
+    let same = put(store, v1.clone()).await;
+    assert!(same.touched.is_empty(), "{:?}", same.touched);
+    assert_eq!(same.seq, 0);
+
+    // A retranslation touches its own language only.
+    let mut v2 = v1.clone();
+    if let Some(fr) = v2.versions.get_mut("fr") {
+        fr.body = "<p>Nouvelle traduction</p>".into();
+    }
+    let change = put(store, v2.clone()).await;
+    assert_eq!(
+        change.touched,
+        Touched {
+            langs: set(&["fr"]),
+            sections: set(&["world"]),
+        }
+    );
+    assert!(change.seq > created.seq);
+
+    // A new section touches every language, in both sections.
+    let mut v3 = v2.clone();
+    v3.section = Some("business".into());
+    let change = put(store, v3).await;
+    assert_eq!(change.touched.langs, set(&["en", "fr", "id"]));
+    assert_eq!(change.touched.sections, set(&["business", "world"]));
+}
+
+async fn bulk_puts_are_one_write<S: ArticleStore>(store: &S) {
+    let batch: Vec<Article> = [("b1", Some("world")), ("b2", Some("sports")), ("b3", None)]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, section))| {
+            article(
+                id,
+                &format!("2026-11-0{}T08:00:00+07:00", i + 1),
+                section,
+                &["en"],
+            )
+        })
+        .collect();
+    let touched = store.put_articles(batch.clone()).await.unwrap();
+    assert_eq!(touched.langs, set(&["en", "id"]));
+    assert_eq!(touched.sections, set(&["sports", "world"]));
+    assert_eq!(store.article_count().await.unwrap(), 3);
+    for a in &batch {
+        assert_eq!(store.article(a.id.clone()).await.unwrap().as_ref(), Some(a));
+    }
+    let again = store.put_articles(batch).await.unwrap();
+    assert!(again.is_empty(), "{again:?}");
+}
+
+async fn export_pages_through_articles_in_id_order<S: ArticleStore>(store: &S) {
+    let batch: Vec<Article> = ["e", "a-b", "c", "aa", "d"]
+        .into_iter()
+        .map(|id| article(id, "2026-11-03T08:00:00+07:00", None, &["en", "zh"]))
+        .collect();
+    store.put_articles(batch.clone()).await.unwrap();
+    let mut after = None;
+    let mut seen = Vec::new();
+    loop {
+        let page = store.articles_after(after.clone(), 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.clone());
+        seen.extend(page);
+    }
+    let order: Vec<&str> = seen.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(order, ["a-b", "aa", "c", "d", "e"]);
+    for a in &seen {
+        assert_eq!(Some(a), batch.iter().find(|b| b.id == a.id));
+    }
+}
+
+async fn the_change_log_records_every_write<S: ArticleStore>(store: &S) {
+    let empty = store.changes_since(0).await.unwrap();
+    assert_eq!((empty.records.len(), empty.oldest, empty.latest), (0, 0, 0));
+
+    let first = put(
+        store,
+        article("c1", "2026-11-03T08:00:00+07:00", Some("world"), &["fr"]),
+    )
+    .await;
+    let second = put(
+        store,
+        article("c2", "2026-11-03T09:00:00+07:00", None, &["en"]),
+    )
+    .await;
+    let third = store.delete_article("c1".into(), None).await.unwrap();
+
+    let log = store.changes_since(0).await.unwrap();
+    let seqs: Vec<u64> = log.records.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, [first.seq, second.seq, third.seq]);
+    assert!(first.seq < second.seq && second.seq < third.seq);
+    assert_eq!(log.oldest, first.seq);
+    assert_eq!(log.latest, third.seq);
+    assert_eq!(log.records[0].touched, first.touched);
+    assert_eq!(log.records[1].touched, second.touched);
+    assert_eq!(log.records[2].touched, third.touched);
+
+    let tail = store.changes_since(first.seq).await.unwrap();
+    assert_eq!(
+        tail.records.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        [second.seq, third.seq]
+    );
+    let none = store.changes_since(third.seq).await.unwrap();
+    assert!(none.records.is_empty());
+    assert_eq!((none.oldest, none.latest), (first.seq, third.seq));
+    // How a follower starts: from the latest, with nothing to replay.
+    let start = store.changes_since(u64::MAX).await.unwrap();
+    assert!(start.records.is_empty());
+    assert_eq!(start.latest, third.seq);
+}
+
+async fn ping_answers<S: ArticleStore>(store: &S) {
+    store.ping().await.expect("ping");
+    assert_eq!(store.article_count().await.unwrap(), 0);
+}
+
+// ---- the two backends -----------------------------------------------------
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let (store, created) =
+                        kabar::SqliteStore::open(&dir.path().join("kabar.sqlite")).unwrap();
+                    assert!(created);
+                    super::$name(&store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $name() {
+                    let db = super::pg::scratch().await;
+                    let (store, created) = kabar::PgStore::open(&db.url).await.unwrap();
+                    assert!(created);
+                    super::$name(&store).await;
+                    drop(store);
+                    drop(db);
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    put_then_get_round_trips,
+    feeds_list_newest_first_ties_by_id_bytes,
+    section_feeds_hold_their_section_only,
+    feeds_stop_at_the_limit,
+    feed_rows_carry_article_version_and_siblings,
+    if_match_guards_writes,
+    delete_removes_the_article_from_every_feed,
+    writes_report_the_feeds_they_touch,
+    bulk_puts_are_one_write,
+    export_pages_through_articles_in_id_order,
+    the_change_log_records_every_write,
+    ping_answers,
+);
+
+// ---- PostgreSQL's own duties --------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_starting_together_migrate_once() {
+    let db = pg::scratch().await;
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = db.url.clone();
+            tokio::spawn(async move { PgStore::open(&url).await })
+        })
+        .collect();
+    let mut created = 0;
+    let mut stores = Vec::new();
+    for open in opens {
+        let (store, was_created) = open.await.unwrap().expect("every replica opens");
+        created += usize::from(was_created);
+        stores.push(store);
+    }
+    assert_eq!(created, 1, "exactly one replica creates the schema");
+    put(
+        &stores[0],
+        article("x", "2026-11-03T08:00:00+07:00", None, &[]),
+    )
+    .await;
+    assert_eq!(stores[3].article_count().await.unwrap(), 1);
+    // Opening again finds nothing to do.
+    let (_again, created) = PgStore::open(&db.url).await.unwrap();
+    assert!(!created);
+    drop(stores);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_wakes_the_other_replicas_at_once() {
+    let db = pg::scratch().await;
+    let (a, _) = PgStore::open(&db.url).await.unwrap();
+    let (b, _) = PgStore::open(&db.url).await.unwrap();
+    let b = Arc::new(b);
+    // Nothing written: no wake-up.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), b.wait_for_change())
+            .await
+            .is_err()
+    );
+    let waiting = tokio::spawn({
+        let b = Arc::clone(&b);
+        async move {
+            tokio::time::timeout(Duration::from_secs(1), b.wait_for_change())
+                .await
+                .is_ok()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let change = put(
+        &a,
+        article("woken", "2026-11-03T08:00:00+07:00", None, &["en"]),
+    )
+    .await;
+    assert!(waiting.await.unwrap(), "B heard A's write within a second");
+    let log = b.changes_since(0).await.unwrap();
+    assert_eq!(log.latest, change.seq);
+    // A rolled-back write (If-Match failed) notifies nobody.
+    let _ = a
+        .put_article(
+            article("woken", "2026-11-04T08:00:00+07:00", None, &["en"]),
+            Some(IfMatch::Tags(vec!["\"stale\"".into()])),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), b.wait_for_change())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_follower_polling_during_concurrent_writes_misses_none() {
+    let db = pg::scratch().await;
+    let (a, _) = PgStore::open(&db.url).await.unwrap();
+    let (b, _) = PgStore::open(&db.url).await.unwrap();
+    let (reader, _) = PgStore::open(&db.url).await.unwrap();
+    let stores = [Arc::new(a), Arc::new(b)];
+    const WRITERS: usize = 6;
+    const WRITES: usize = 25;
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = Arc::clone(&stores[w % 2]);
+            tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..WRITES {
+                    let id = format!("w{w}-{i}");
+                    let change = put(
+                        &*store,
+                        article(&id, "2026-11-03T08:00:00+07:00", None, &["en"]),
+                    )
+                    .await;
+                    seqs.push(change.seq);
+                }
+                seqs
+            })
+        })
+        .collect();
+    // Poll as `changes::follow` does, as fast as possible, while they write.
+    let mut last = 0;
+    let mut seen = Vec::new();
+    let mut written = BTreeSet::new();
+    let mut done = false;
+    while !done {
+        done = writers.iter().all(|w| w.is_finished());
+        let log = reader.changes_since(last).await.unwrap();
+        for record in log.records {
+            assert!(record.seq > last);
+            last = record.seq;
+            seen.push(record.seq);
+        }
+    }
+    for writer in writers {
+        written.extend(writer.await.unwrap());
+    }
+    let log = reader.changes_since(last).await.unwrap();
+    seen.extend(log.records.iter().map(|r| r.seq));
+    assert_eq!(written.len(), WRITERS * WRITES);
+    assert_eq!(
+        seen.into_iter().collect::<BTreeSet<_>>(),
+        written,
+        "a follower reading after its last seq saw every write"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_listening_connection_comes_back_with_a_new_epoch() {
+    let db = pg::scratch().await;
+    let (store, _) = PgStore::open(&db.url).await.unwrap();
+    assert_eq!(store.push_epoch(), 0);
+    let admin = db.admin().await;
+    let name = format!(
+        "{}/{}",
+        kabar::store::LISTEN_APPLICATION_NAME,
+        std::process::id()
+    );
+    let killed = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND application_name = $2",
+            &[&db.name, &name],
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed.len(), 1, "one listening connection");
+    tokio::time::timeout(Duration::from_secs(10), store.wait_for_change())
+        .await
+        .expect("woken when listening again");
+    assert_eq!(store.push_epoch(), 1);
+    // And it hears writes again.
+    let (writer, _) = PgStore::open(&db.url).await.unwrap();
+    let waiting = tokio::time::timeout(Duration::from_secs(1), store.wait_for_change());
+    let (woken, _) = tokio::join!(waiting, async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        put(
+            &writer,
+            article("again", "2026-11-03T08:00:00+07:00", None, &[]),
+        )
+        .await
+    });
+    assert!(woken.is_ok());
+}
+
+// ---- identical bytes across backends ----------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_and_postgres_render_identical_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Arc::new(Config::load(&common::write_config(dir.path(), |t| t)).unwrap());
+    let sqlite: SqliteStore = app::open_sqlite(&config, None, Seed::IfCreated)
+        .await
+        .unwrap();
+    let db = pg::scratch().await;
+    let url = DatabaseUrl::parse(&db.url).unwrap();
+    let postgres = app::open_postgres(&config, &url, Seed::IfCreated)
+        .await
+        .unwrap();
+    assert_eq!(
+        postgres.article_count().await.unwrap(),
+        sqlite.article_count().await.unwrap()
+    );
+    assert!(sqlite.article_count().await.unwrap() > 10);
+    let sqlite = App::new(Arc::clone(&config), Arc::new(sqlite), None);
+    let postgres = App::new(Arc::clone(&config), Arc::new(postgres), None);
+    let mut compared = 0;
+    for lang in 0..config.languages.len() {
+        for section in std::iter::once(None).chain((0..config.sections.len()).map(Some)) {
+            for format in Format::ALL {
+                let resource = Resource::Feed {
+                    lang,
+                    section,
+                    format,
+                };
+                let a = sqlite.cache.get(resource).await.unwrap();
+                let b = postgres.cache.get(resource).await.unwrap();
+                assert_eq!(a.identity.bytes, b.identity.bytes, "{resource:?}");
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(
+        compared,
+        config.languages.len() * (config.sections.len() + 1) * Format::ALL.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_postgres_seeds_only_a_new_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::load(&common::write_config(dir.path(), |t| t)).unwrap();
+    let db = pg::scratch().await;
+    let url = DatabaseUrl::parse(&db.url).unwrap();
+    let store = app::open_postgres(&config, &url, Seed::IfCreated)
+        .await
+        .unwrap();
+    let seeded = store.article_count().await.unwrap();
+    assert!(seeded > 0);
+    let first = store.articles_after(None, 1).await.unwrap().remove(0);
+    store.delete_article(first.id, None).await.unwrap();
+    drop(store);
+    // Not new any more: the deleted article stays deleted.
+    let store = app::open_postgres(&config, &url, Seed::IfCreated)
+        .await
+        .unwrap();
+    assert_eq!(store.article_count().await.unwrap(), seeded - 1);
+}
