@@ -199,25 +199,28 @@ macro_rules! with_store {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Arc::new(load_config(&args.config)?);
-    with_store!(&config, args.store, Seed::IfCreated, |store| {
-        serve_on(Arc::clone(&config), Arc::new(store), args.listen).await
-    })
-}
-
-async fn serve_on<S: ArticleStore>(
-    config: Arc<Config>,
-    store: Arc<S>,
-    listen: Option<SocketAddr>,
-) -> anyhow::Result<()> {
-    let addr = listen.unwrap_or(config.server.listen);
+    let tokens = ApiTokens::load(config.api.token_file.as_deref())?;
+    let addr = args.listen.unwrap_or(config.server.listen);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener
         .local_addr()
         .context("cannot read the listening address")?;
+    // The first log line names the address. Connections made while the store
+    // opens (and, on a first run, loads the demo) wait in the listen backlog.
     tracing::info!("listening on http://{local}/");
-    let tokens = ApiTokens::load(config.api.token_file.as_deref())?;
+    with_store!(&config, args.store, Seed::IfCreated, |store| {
+        serve_on(Arc::clone(&config), Arc::new(store), listener, tokens).await
+    })
+}
+
+async fn serve_on<S: ArticleStore>(
+    config: Arc<Config>,
+    store: Arc<S>,
+    listener: tokio::net::TcpListener,
+    tokens: Option<ApiTokens>,
+) -> anyhow::Result<()> {
     match &tokens {
         Some(_) => tracing::info!("write API on at /api/v1/"),
         None => tracing::info!(

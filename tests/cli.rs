@@ -41,22 +41,18 @@ fn serve(
             .expect("kabar starts"),
     );
     let mut stderr = BufReader::new(child.0.stderr.take().unwrap());
+    // The first log line names the address, even on a first run that creates
+    // and seeds the store.
     let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "kabar exited before listening"
-        );
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            let addr = rest.trim().trim_end_matches('/').parse().expect("address");
-            return (child, addr, stderr);
-        }
-        assert!(
-            line.contains("INFO"),
-            "unexpected log line before listening: {line}"
-        );
-    }
+    assert!(
+        stderr.read_line(&mut line).unwrap() > 0,
+        "kabar exited before listening"
+    );
+    let Some(rest) = line.split("listening on http://").nth(1) else {
+        panic!("the first log line does not name the address: {line}");
+    };
+    let addr = rest.trim().trim_end_matches('/').parse().expect("address");
+    (child, addr, stderr)
 }
 
 fn terminate(child: &Running) {
