@@ -19,10 +19,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use kabar::cache;
 use kabar::feed::{self, Format};
-use kabar::representation::Representation;
+use kabar::representation::{Encoding, Representation};
 use kabar::{ArticleStore, Config, SqliteStore};
 
 /// Articles per transaction while generating a store.
@@ -166,12 +166,20 @@ fn steps(c: &mut Criterion) {
                 format.name(),
                 rep.identity.bytes.len(),
                 rep.gzip.bytes.len(),
-                rep.brotli.bytes.len()
+                rep.body(Encoding::Brotli).bytes.len()
             );
             group.bench_function(format!("{code}/compress/{}", format.name()), |b| {
                 b.iter(|| {
                     Representation::new::<chrono::Utc>("text/plain", body.clone(), None, None)
                 });
+            });
+            // What the first client that prefers brotli adds, once per render.
+            group.bench_function(format!("{code}/first-br/{}", format.name()), |b| {
+                b.iter_batched(
+                    || Representation::new::<chrono::Utc>("text/plain", body.clone(), None, None),
+                    |rep| rep.body(Encoding::Brotli).bytes.len(),
+                    BatchSize::LargeInput,
+                );
             });
         }
     }

@@ -15,6 +15,9 @@ use crate::metrics::Metrics;
 use crate::store::{ArticleStore, PgStore, SqliteStore, StoreError};
 use crate::websub::{PublishStats, Publisher, PublisherConfig};
 
+/// How long shared caches may keep a closed month's archive.
+const ARCHIVE_MAX_AGE_SECS: u64 = 86_400;
+
 pub struct App<S> {
     pub config: Arc<Config>,
     pub store: Arc<S>,
@@ -22,6 +25,9 @@ pub struct App<S> {
     pub metrics: Arc<Metrics>,
     /// `Cache-Control` of every feed, built once from the configuration.
     pub cache_control: HeaderValue,
+    /// `Cache-Control` of monthly archives: closed months change only when an
+    /// old article is corrected, so caches may keep them a day.
+    pub archive_cache_control: HeaderValue,
     /// Tokens the write API accepts; `None` turns the API off.
     pub tokens: Option<ApiTokens>,
     /// Writes this process made, so the change-log follower skips them.
@@ -40,6 +46,11 @@ impl<S: ArticleStore> App<S> {
             c.max_age_secs, c.stale_while_revalidate_secs, c.stale_if_error_secs
         ))
         .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
+        let archive_cache_control = HeaderValue::from_str(&format!(
+            "public, max-age={ARCHIVE_MAX_AGE_SECS}, stale-if-error={}",
+            c.stale_if_error_secs
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400"));
         let publish_stats = Arc::new(PublishStats::default());
         let (publisher, _worker) = Publisher::start(
             PublisherConfig::new(config.site.hubs.clone()),
@@ -55,6 +66,7 @@ impl<S: ArticleStore> App<S> {
             store,
             metrics,
             cache_control,
+            archive_cache_control,
             tokens,
             own_writes: OwnWrites::default(),
             publisher,
@@ -79,7 +91,7 @@ impl<S: ArticleStore> App<S> {
                         .map(|s| s.slug());
                     Some(self.config.feed_url(lang, section, format))
                 }
-                Resource::Opml | Resource::Index => None,
+                Resource::Archive { .. } | Resource::Opml | Resource::Index => None,
             })
             .collect();
         self.publisher.publish(&urls);

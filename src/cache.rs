@@ -19,22 +19,27 @@ use std::time::{Duration, Instant};
 use hyper::header::HeaderValue;
 use moka::future::Cache;
 
+use crate::archive::{self, Month};
 use crate::config::{Config, Language, Section};
-use crate::feed::{self, Format};
+use crate::feed::{self, Format, History};
 use crate::metrics::Metrics;
 use crate::render;
 use crate::representation::Representation;
-use crate::store::{ArticleStore, FeedRow, StoreError, Touched};
+use crate::store::{ArticleStore, FeedQuery, FeedRow, StoreError, Touched};
 
 /// Something Kabar renders: a feed (by index into the configuration's languages
-/// and sections), the OPML list or the HTML index. Small and `Copy`, so a cache
-/// lookup hashes a few bytes.
+/// and sections), a language's monthly Atom archive, the OPML list or the HTML
+/// index. Small and `Copy`, so a cache lookup hashes a few bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resource {
     Feed {
         lang: usize,
         section: Option<usize>,
         format: Format,
+    },
+    Archive {
+        lang: usize,
+        month: Month,
     },
     Opml,
     Index,
@@ -78,6 +83,7 @@ impl Resource {
                 Format::Atom => 1,
                 Format::Json => 2,
             },
+            Resource::Archive { .. } => 1,
             Resource::Opml => 3,
             Resource::Index => 4,
         }
@@ -94,6 +100,17 @@ pub enum BuildError {
     Task(String),
     #[error("no such resource")]
     Unknown,
+    /// The month is not closed yet (or is in the future): the subscription
+    /// feed holds it. Not a failure: nothing stale is served for it.
+    #[error("the archive of {0} is not closed yet")]
+    NotArchived(Month),
+}
+
+impl BuildError {
+    /// Whether the resource does not exist, as opposed to failing to build.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, BuildError::Unknown | BuildError::NotArchived(_))
+    }
 }
 
 pub struct FeedCache<S> {
@@ -117,7 +134,10 @@ impl<S: ArticleStore> FeedCache<S> {
             .weigher(|_: &(Resource, u64), rep: &Arc<Representation>| rep.weight())
             .time_to_live(Duration::from_secs(config.cache.ttl_secs.max(1)))
             .build();
-        let slots = config.languages.len() * (config.sections.len() + 1) * Format::ALL.len() + 2;
+        // Feeds, the OPML list, the index, then one slot per language shared by
+        // all its archive months.
+        let slots =
+            config.languages.len() * ((config.sections.len() + 1) * Format::ALL.len() + 1) + 2;
         FeedCache {
             generations: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             config,
@@ -139,6 +159,7 @@ impl<S: ArticleStore> FeedCache<S> {
         self.metrics.cache_miss();
         match self.rendered.try_get_with(key, self.build(resource)).await {
             Ok(rep) => Ok(rep),
+            Err(error) if error.is_not_found() => Err(error),
             Err(error) => {
                 self.metrics.build_failure();
                 let stale = self
@@ -162,6 +183,23 @@ impl<S: ArticleStore> FeedCache<S> {
         }
     }
 
+    /// Retires every render a write that `touched` these languages and sections
+    /// changed, archives included; returns the feeds (for WebSub).
+    pub async fn retire(&self, touched: &Touched) -> Vec<Resource> {
+        let feeds = Resource::touched_by(&self.config, touched);
+        self.invalidate(&feeds).await;
+        for (lang, _) in self
+            .config
+            .languages
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| touched.langs.contains(l.code()))
+        {
+            self.generations[self.archive_slot(lang)].fetch_add(1, Ordering::AcqRel);
+        }
+        feeds
+    }
+
     /// Retires the renders of `resources`: the next request builds afresh.
     pub async fn invalidate(&self, resources: &[Resource]) {
         for resource in resources {
@@ -182,8 +220,17 @@ impl<S: ArticleStore> FeedCache<S> {
         self.generations[self.slot(resource)].load(Ordering::Acquire)
     }
 
+    /// The one generation slot all archive months of language `lang` share: any
+    /// write touching the language retires them all (months are unbounded, and
+    /// archives are rarely read).
+    fn archive_slot(&self, lang: usize) -> usize {
+        let feeds =
+            self.config.languages.len() * (self.config.sections.len() + 1) * Format::ALL.len();
+        (feeds + 2 + lang).min(self.generations.len() - 1)
+    }
+
     /// A dense index for `resource`: feeds by (language, section, format), then
-    /// the OPML list and the index page.
+    /// the OPML list and the index page, then archives by language.
     fn slot(&self, resource: Resource) -> usize {
         let per_lang = (self.config.sections.len() + 1) * Format::ALL.len();
         let feeds = self.config.languages.len() * per_lang;
@@ -199,7 +246,24 @@ impl<S: ArticleStore> FeedCache<S> {
             }
             Resource::Opml => feeds,
             Resource::Index => feeds + 1,
+            Resource::Archive { lang, .. } => self.archive_slot(lang),
         }
+    }
+
+    /// The month of the newest item of `lang` published before `before_ms`.
+    async fn archive_before(
+        &self,
+        lang: &str,
+        before_ms: i64,
+    ) -> Result<Option<Month>, BuildError> {
+        let rows = self
+            .store
+            .feed_rows(archive_query(lang, 1, i64::MIN..before_ms))
+            .await?;
+        let zone = self.config.site.time_zone;
+        Ok(rows
+            .first()
+            .map(|row| Month::of(row.article.published.timestamp_millis(), zone)))
     }
 
     async fn build(&self, resource: Resource) -> Result<Arc<Representation>, BuildError> {
@@ -216,7 +280,52 @@ impl<S: ArticleStore> FeedCache<S> {
                     .store
                     .feed_rows(feed::query(&config, language, sect))
                     .await?;
-                blocking(move || render_feed(&config, lang, section, format, &rows)).await?
+                // The language's Atom subscription feed leads to its archives.
+                let mut history = History::default();
+                if let (Format::Atom, None, Some(newest)) = (format, section, rows.first()) {
+                    let zone = config.site.time_zone;
+                    let current = Month::of(newest.article.published.timestamp_millis(), zone);
+                    history.prev_archive = self
+                        .archive_before(language.code(), current.range_ms(zone).start)
+                        .await?
+                        .map(|m| {
+                            config
+                                .server
+                                .public_url
+                                .join(&archive::path(language.code(), m))
+                        });
+                }
+                blocking(move || render_feed_with(&config, lang, section, format, &rows, history))
+                    .await?
+            }
+            Resource::Archive { lang, month } => {
+                let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                let code = language.code().to_owned();
+                let zone = config.site.time_zone;
+                // Only months before the newest item's are closed; the
+                // subscription feed holds the current one.
+                let newest = self
+                    .store
+                    .feed_rows(archive_query(&code, 1, FeedQuery::ALL_TIME))
+                    .await?;
+                let current = newest
+                    .first()
+                    .map(|row| Month::of(row.article.published.timestamp_millis(), zone));
+                if current.is_none_or(|current| month >= current) {
+                    return Err(BuildError::NotArchived(month));
+                }
+                let range = month.range_ms(zone);
+                let prev = self.archive_before(&code, range.start).await?;
+                let rows = self
+                    .store
+                    .feed_rows(archive_query(&code, archive::MAX_ITEMS, range))
+                    .await?;
+                blocking(move || {
+                    let language = &config.languages[lang];
+                    let feed = feed::build_archive(&config, language, month, prev, &rows);
+                    represent(&config, &feed, Format::Atom)
+                })
+                .await?
             }
             Resource::Opml => {
                 blocking(move || {
@@ -263,9 +372,30 @@ pub fn render_feed(
     format: Format,
     rows: &[FeedRow],
 ) -> Result<Representation, BuildError> {
+    render_feed_with(config, lang, section, format, rows, History::default())
+}
+
+fn render_feed_with(
+    config: &Config,
+    lang: usize,
+    section: Option<usize>,
+    format: Format,
+    rows: &[FeedRow],
+    history: History,
+) -> Result<Representation, BuildError> {
     let (language, section) = feed_parts(config, lang, section)?;
-    let feed = feed::build(config, language, section, rows);
-    let body = render::feed(&feed, format, config)?;
+    let mut feed = feed::build(config, language, section, rows);
+    feed.history = history;
+    represent(config, &feed, format)
+}
+
+/// Renders `feed` in `format` and compresses it.
+fn represent(
+    config: &Config,
+    feed: &feed::Feed,
+    format: Format,
+) -> Result<Representation, BuildError> {
+    let body = render::feed(feed, format, config)?;
     let link = link_header(config, feed.urls.get(format));
     Ok(Representation::new(
         format.content_type(),
@@ -273,6 +403,16 @@ pub fn render_feed(
         Some(feed.updated),
         link,
     ))
+}
+
+/// Items of `lang` in every section published in `published_ms`, newest first.
+fn archive_query(lang: &str, limit: usize, published_ms: std::ops::Range<i64>) -> FeedQuery {
+    FeedQuery {
+        lang: lang.to_owned(),
+        section: None,
+        limit,
+        published_ms,
+    }
 }
 
 /// The language and section a feed resource's indexes name.

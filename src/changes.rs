@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::app::App;
-use crate::cache::Resource;
 use crate::store::{ArticleStore, Touched};
 
 /// How often the change log is read: the bound on how stale another
@@ -120,12 +119,11 @@ pub async fn follow<S: ArticleStore>(app: Arc<App<S>>) {
             }
         }
         if !touched.is_empty() {
-            let resources = Resource::touched_by(&app.config, &touched);
+            let resources = app.cache.retire(&touched).await;
             tracing::debug!(
                 feeds = resources.len(),
-                "retiring feeds changed by another writer"
+                "retired feeds changed by another writer"
             );
-            app.cache.invalidate(&resources).await;
         }
     }
 }

@@ -352,8 +352,8 @@ pub struct Slug(String);
 impl TryFrom<String> for Slug {
     type Error = String;
     fn try_from(slug: String) -> Result<Self, String> {
-        // Slugs share a path segment with feed file names, so those are reserved.
-        let reserved = Format::ALL.iter().any(|f| f.file_name() == slug);
+        // Slugs share a path segment with feed file names and the archives.
+        let reserved = slug == "archive" || Format::ALL.iter().any(|f| f.file_name() == slug);
         if is_valid_id(&slug) && slug.len() <= 64 && !reserved {
             Ok(Slug(slug))
         } else {

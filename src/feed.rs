@@ -8,6 +8,7 @@
 use chrono::{DateTime, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 
+use crate::archive::{self, Month};
 use crate::article::{Author, Image, Translation};
 use crate::config::{Config, Direction, Language, Section};
 use crate::store::{FeedQuery, FeedRow};
@@ -80,9 +81,21 @@ pub struct Feed {
     pub section: Option<SectionRef>,
     /// Scheme (RSS `domain`) of the category that says how an item was translated.
     pub translation_scheme: String,
+    /// Links between the subscription feed and its monthly archives (RFC 5005).
+    pub history: History,
     /// The newest `updated` among the items: the feed's Last-Modified.
     pub updated: DateTime<Tz>,
     pub items: Vec<Item>,
+}
+
+/// A feed's place in its language's history (RFC 5005).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// The next older archive: from the subscription feed, the newest closed
+    /// month; from an archive, the month before it that has items.
+    pub prev_archive: Option<String>,
+    /// Set on archive documents only: the subscription feed they belong to.
+    pub current: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +166,7 @@ pub fn query(config: &Config, lang: &Language, section: Option<&Section>) -> Fee
         lang: lang.code().to_owned(),
         section: section.map(|s| s.slug().to_owned()),
         limit: config.feeds.items.get(),
+        published_ms: FeedQuery::ALL_TIME,
     }
 }
 
@@ -231,9 +245,34 @@ pub fn build(
             name: text::xml_safe(s.name(code)).into_owned(),
         }),
         translation_scheme: format!("{}translation", tag_prefix(config)),
+        history: History::default(),
         updated,
         items,
     }
+}
+
+/// The archive of `lang` for `month`: the month's items, marked as an archive
+/// and linked to the subscription feed and the archive before it.
+pub fn build_archive(
+    config: &Config,
+    lang: &Language,
+    month: Month,
+    prev_archive: Option<Month>,
+    rows: &[FeedRow],
+) -> Feed {
+    let mut feed = build(config, lang, None, rows);
+    let code = lang.code();
+    feed.id = format!("{}feed/{code}/archive/{month}", tag_prefix(config));
+    feed.title = format!("{} — {month}", feed.title);
+    let subscription = std::mem::replace(
+        &mut feed.urls.atom,
+        config.server.public_url.join(&archive::path(code, month)),
+    );
+    feed.history = History {
+        prev_archive: prev_archive.map(|m| config.server.public_url.join(&archive::path(code, m))),
+        current: Some(subscription),
+    };
+    feed
 }
 
 /// `tag:authority,date:` — every id Kabar mints starts with it.

@@ -6,6 +6,7 @@
 //! compressed [`representation`]s, kept in the cache and served.
 
 pub mod app;
+pub mod archive;
 pub mod article;
 pub mod auth;
 pub mod cache;

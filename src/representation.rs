@@ -1,19 +1,28 @@
 //! A rendered resource in every content coding, with the header values that go
-//! with it, computed once at render time so that serving a hit allocates nothing.
+//! with it, computed once so that serving a hit allocates nothing.
+//!
+//! Identity and gzip are made when the resource is rendered. Brotli is made the
+//! first time a client prefers it: at a quality that beats gzip it costs more
+//! than building and rendering the feed together (see BENCHMARKS.md), and most
+//! feed readers ask for gzip alone, so a cold render does not pay for it.
 
 use std::io::Write;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone};
 use hyper::header::HeaderValue;
 
-/// Brotli quality: 5 keeps a cold render of a 50-item feed within a few
-/// milliseconds while still beating gzip's size.
+/// Brotli quality: 5 is the lowest that is clearly smaller than gzip -6 on
+/// feeds (6–9 % on a 50-item feed; 4 and below come out within 1 % of gzip or
+/// larger, for CJK text up to 10 % larger), at 4–6 ms for 200–270 KB. Made
+/// once per render, on the first request that wants it.
 const BROTLI_QUALITY: u32 = 5;
 /// Brotli window (log2 of bytes): 4 MiB covers any feed in one window.
 const BROTLI_WINDOW: u32 = 22;
-/// Gzip level: 6 is within a few percent of 9's size at a third of its cost.
+/// Gzip level: 6 is within 1 % of 9's size; 4 is 3 % larger for 20 % less
+/// time, not worth the bytes every poll sends (zlib-rs; see BENCHMARKS.md).
 const GZIP_LEVEL: u32 = 6;
 
 /// A content coding Kabar can send.
@@ -62,7 +71,8 @@ pub struct Representation {
     pub content_type: HeaderValue,
     pub identity: Body,
     pub gzip: Body,
-    pub brotli: Body,
+    /// Made from `identity` on first demand ([`Representation::body`]).
+    brotli: OnceLock<Body>,
     /// The feed's updated time, to whole seconds (HTTP dates have no fractions).
     pub last_modified: Option<LastModified>,
     /// `Link` header: self and hubs (WebSub discovery); `None` when not a feed.
@@ -76,7 +86,7 @@ pub struct LastModified {
 }
 
 impl Representation {
-    /// Compresses `body` into every coding and hashes each.
+    /// Compresses `body` with gzip and hashes both; brotli waits for a client.
     pub fn new<Tz: TimeZone>(
         content_type: &'static str,
         body: Vec<u8>,
@@ -84,28 +94,40 @@ impl Representation {
         link: Option<HeaderValue>,
     ) -> Representation {
         let gzip = gzip(&body);
-        let brotli = brotli(&body);
         Representation {
             content_type: HeaderValue::from_static(content_type),
             identity: Body::new(body),
             gzip: Body::new(gzip),
-            brotli: Body::new(brotli),
+            brotli: OnceLock::new(),
             last_modified: updated.map(last_modified),
             link,
         }
     }
 
+    /// The body in `encoding`. The first brotli request compresses it (a few
+    /// milliseconds of CPU: check [`Representation::is_ready`] and call this on
+    /// a blocking thread when it is not); concurrent first callers wait for
+    /// that one compression.
     pub fn body(&self, encoding: Encoding) -> &Body {
         match encoding {
             Encoding::Identity => &self.identity,
             Encoding::Gzip => &self.gzip,
-            Encoding::Brotli => &self.brotli,
+            Encoding::Brotli => self
+                .brotli
+                .get_or_init(|| Body::new(brotli(&self.identity.bytes))),
         }
     }
 
-    /// Bytes held, for the cache's size bound.
+    /// Whether [`Representation::body`] answers at once for `encoding`.
+    pub fn is_ready(&self, encoding: Encoding) -> bool {
+        encoding != Encoding::Brotli || self.brotli.get().is_some()
+    }
+
+    /// Bytes held, for the cache's size bound: brotli is counted before it
+    /// exists (as large as gzip, which it undercuts), since the weight is
+    /// taken once, when the cache takes the entry.
     pub fn weight(&self) -> u32 {
-        let total = self.identity.bytes.len() + self.gzip.bytes.len() + self.brotli.bytes.len();
+        let total = self.identity.bytes.len() + 2 * self.gzip.bytes.len();
         u32::try_from(total + 1024).unwrap_or(u32::MAX)
     }
 }
@@ -155,14 +177,17 @@ mod tests {
         flate2::read::GzDecoder::new(&rep.gzip.bytes[..])
             .read_to_end(&mut gunzipped)
             .unwrap();
+        assert!(!rep.is_ready(Encoding::Brotli));
         let mut unbrotlied = Vec::new();
-        brotli::Decompressor::new(&rep.brotli.bytes[..], 4096)
+        brotli::Decompressor::new(&rep.body(Encoding::Brotli).bytes[..], 4096)
             .read_to_end(&mut unbrotlied)
             .unwrap();
+        assert!(rep.is_ready(Encoding::Brotli));
         assert_eq!(gunzipped, body);
         assert_eq!(unbrotlied, body);
         assert_ne!(rep.identity.etag, rep.gzip.etag);
-        assert_ne!(rep.gzip.etag, rep.brotli.etag);
+        assert_ne!(rep.gzip.etag, rep.body(Encoding::Brotli).etag);
+        assert!(rep.body(Encoding::Brotli).bytes.len() < rep.gzip.bytes.len());
         let again = Representation::new::<chrono::Utc>("text/plain", body, None, None);
         assert_eq!(
             again.gzip.bytes, rep.gzip.bytes,

@@ -5,7 +5,6 @@
 
 use crate::app::App;
 use crate::article::{Article, Invalid, Version};
-use crate::cache::Resource;
 use crate::store::{ArticleStore, Change, IfMatch, StoreError};
 
 /// How often a version write retries when another write changed the article
@@ -149,8 +148,7 @@ async fn announce<S: ArticleStore>(app: &App<S>, change: Change) -> Written {
     let created = change.before.is_none() && change.after.is_some();
     if !change.touched.is_empty() {
         app.own_writes.mark_own(change.seq);
-        let resources = Resource::touched_by(&app.config, &change.touched);
-        app.cache.invalidate(&resources).await;
+        let resources = app.cache.retire(&change.touched).await;
         app.announce(&resources);
     }
     Written {

@@ -721,3 +721,132 @@ async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
     assert_eq!(hub.pings.lock().unwrap().len(), 18);
     server.stop().await;
 }
+
+/// An article in Indonesian and French published at `published`.
+fn dated(id: &str, published: &str, title: &str) -> Value {
+    let mut a = article(id);
+    a["published"] = json!(published);
+    a["versions"]["fr"]["title"] = json!(title);
+    a
+}
+
+fn links(xml: &str, rel: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    doc.root_element()
+        .children()
+        .filter(|n| n.has_tag_name("link") && n.attribute("rel") == Some(rel))
+        .filter_map(|n| n.attribute("href").map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_months_are_archived_and_linked_from_the_subscription_feed() {
+    let server = start_api().await;
+    // The demo articles are all from November 2026: nothing is closed yet.
+    let atom = server.get("/fr/atom.xml").await.text();
+    assert!(links(&atom, "prev-archive").is_empty());
+    assert_eq!(
+        server.get("/fr/archive/2026-11/atom.xml").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let october = dated(
+        "arsip-oktober",
+        "2026-10-15T10:00:00+07:00",
+        "Un article d’octobre",
+    );
+    let september = dated(
+        "arsip-september",
+        "2026-09-02T08:00:00+07:00",
+        "Un article de septembre",
+    );
+    // 20:00 UTC on October 31st is already November 1st in Jakarta.
+    let boundary = dated(
+        "arsip-batas",
+        "2026-10-31T20:00:00Z",
+        "Déjà novembre à Jakarta",
+    );
+    for a in [&october, &september, &boundary] {
+        let path = format!("/api/v1/articles/{}", a["id"].as_str().unwrap());
+        assert_eq!(put(&server, &path, a).await.status, StatusCode::CREATED);
+    }
+
+    let base = "http://127.0.0.1:8080";
+    let atom = server.get("/fr/atom.xml").await.text();
+    assert_eq!(
+        links(&atom, "prev-archive"),
+        [format!("{base}/fr/archive/2026-10/atom.xml")]
+    );
+
+    let res = server.get("/fr/archive/2026-10/atom.xml").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/atom+xml; charset=utf-8")
+    );
+    assert_eq!(
+        res.header("cache-control"),
+        Some("public, max-age=86400, stale-if-error=86400")
+    );
+    let xml = res.text();
+    common::assert_well_formed_xml(xml.as_bytes());
+    assert!(
+        xml.contains("<fh:archive/>") || xml.contains("<fh:archive></fh:archive>"),
+        "{xml}"
+    );
+    assert!(xml.contains("xmlns:fh=\"http://purl.org/syndication/history/1.0\""));
+    assert_eq!(links(&xml, "current"), [format!("{base}/fr/atom.xml")]);
+    assert_eq!(
+        links(&xml, "self"),
+        [format!("{base}/fr/archive/2026-10/atom.xml")]
+    );
+    assert_eq!(
+        links(&xml, "prev-archive"),
+        [format!("{base}/fr/archive/2026-09/atom.xml")]
+    );
+    let ids: Vec<String> = common::parse_feed(xml.as_bytes())
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, [item("fr", "arsip-oktober")]);
+
+    let xml = server.get("/fr/archive/2026-09/atom.xml").await.text();
+    assert!(links(&xml, "prev-archive").is_empty());
+    let ids: Vec<String> = common::parse_feed(xml.as_bytes())
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, [item("fr", "arsip-september")]);
+
+    // A correction to an old article reaches its archive.
+    let corrected = dated(
+        "arsip-oktober",
+        "2026-10-15T10:00:00+07:00",
+        "Un article d’octobre, corrigé",
+    );
+    assert_eq!(
+        put(&server, "/api/v1/articles/arsip-oktober", &corrected)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let feed = common::parse_feed(&server.get("/fr/archive/2026-10/atom.xml").await.body);
+    assert_eq!(
+        feed.entries[0].title.as_ref().unwrap().content,
+        "Un article d’octobre, corrigé"
+    );
+
+    for (path, status) in [
+        ("/fr/archive/2026-11/atom.xml", StatusCode::NOT_FOUND),
+        ("/fr/archive/2027-01/atom.xml", StatusCode::NOT_FOUND),
+        ("/fr/archive/2026-13/atom.xml", StatusCode::NOT_FOUND),
+        ("/xx/archive/2026-10/atom.xml", StatusCode::NOT_FOUND),
+        ("/fr/archive/2026-10/rss.xml", StatusCode::NOT_FOUND),
+        ("/fr/archive/2025-01/atom.xml", StatusCode::OK),
+    ] {
+        assert_eq!(server.get(path).await.status, status, "{path}");
+    }
+    server.stop().await;
+}

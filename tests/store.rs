@@ -71,6 +71,7 @@ fn feed(lang: &str, section: Option<&str>, limit: usize) -> FeedQuery {
         lang: lang.to_owned(),
         section: section.map(str::to_owned),
         limit,
+        published_ms: FeedQuery::ALL_TIME,
     }
 }
 

@@ -110,6 +110,9 @@ async fn resource_response<S: ArticleStore>(
 ) -> Response<Body> {
     let rep = match app.cache.get(resource).await {
         Ok(rep) => rep,
+        Err(error) if error.is_not_found() => {
+            return text(StatusCode::NOT_FOUND, format!("404 Not Found: {error}.\n"));
+        }
         Err(_) => {
             return text(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -118,6 +121,15 @@ async fn resource_response<S: ArticleStore>(
         }
     };
     let encoding = negotiate::encoding(req.headers());
+    if !rep.is_ready(encoding) {
+        // The first brotli request of a render compresses it: CPU work, kept
+        // off the async workers like rendering (inline if the pool is gone).
+        let rep = Arc::clone(&rep);
+        let _ = tokio::task::spawn_blocking(move || {
+            rep.body(encoding);
+        })
+        .await;
+    }
     let body = rep.body(encoding);
     let not_modified =
         negotiate::not_modified(req.headers(), &body.etag, rep.last_modified.as_ref());
@@ -144,7 +156,11 @@ async fn resource_response<S: ArticleStore>(
     if let Some(link) = &rep.link {
         headers.insert(LINK, link.clone());
     }
-    headers.insert(CACHE_CONTROL, app.cache_control.clone());
+    let cache_control = match resource {
+        Resource::Archive { .. } => &app.archive_cache_control,
+        _ => &app.cache_control,
+    };
+    headers.insert(CACHE_CONTROL, cache_control.clone());
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(

@@ -1,6 +1,7 @@
 //! Request paths to what they name. Unknown names get a 404 that lists what
 //! exists, so a mistyped feed URL tells its reader how to fix it.
 
+use crate::archive::Month;
 use crate::cache::Resource;
 use crate::config::Config;
 use crate::feed::Format;
@@ -17,7 +18,9 @@ pub enum Route {
 impl Route {
     pub fn metric(&self) -> metrics::Route {
         match self {
-            Route::Resource(Resource::Feed { .. }) => metrics::Route::Feed,
+            Route::Resource(Resource::Feed { .. } | Resource::Archive { .. }) => {
+                metrics::Route::Feed
+            }
             Route::Resource(Resource::Opml) => metrics::Route::Opml,
             Route::Resource(Resource::Index) => metrics::Route::Index,
             Route::Health => metrics::Route::Health,
@@ -45,6 +48,7 @@ pub fn route(config: &Config, raw_path: &str) -> Result<Route, RouteError> {
         ["healthz"] => Ok(Route::Health),
         ["readyz"] => Ok(Route::Ready),
         ["metrics"] => Ok(Route::Metrics),
+        [lang, "archive", month, "atom.xml"] => archive(config, lang, month),
         [lang, file] => feed(config, lang, None, file),
         [lang, section, file] => feed(config, lang, Some(section), file),
         _ => Err(not_found(config, &format!("no route for {path:?}"))),
@@ -77,11 +81,26 @@ fn feed(
     }))
 }
 
+/// `/{lang}/archive/{YYYY-MM}/atom.xml`: one closed month of a language (RFC 5005).
+fn archive(config: &Config, lang: &str, month: &str) -> Result<Route, RouteError> {
+    let Some(lang) = config.languages.iter().position(|l| l.code() == lang) else {
+        return Err(not_found(config, &format!("unknown language {lang:?}")));
+    };
+    let Some(month) = Month::parse(month) else {
+        return Err(not_found(
+            config,
+            &format!("{month:?} is not a month (YYYY-MM)"),
+        ));
+    };
+    Ok(Route::Resource(Resource::Archive { lang, month }))
+}
+
 fn not_found(config: &Config, what: &str) -> RouteError {
     let formats: Vec<&str> = Format::ALL.iter().map(|f| f.file_name()).collect();
     RouteError::NotFound(format!(
         "404 Not Found: {what}.\n\
-         Feeds are /{{language}}/{{format}} and /{{language}}/{{section}}/{{format}}.\n\
+         Feeds are /{{language}}/{{format}} and /{{language}}/{{section}}/{{format}};\n\
+         monthly archives are /{{language}}/archive/{{YYYY-MM}}/atom.xml.\n\
          languages: {}\nsections: {}\nformats: {}\nalso: /, /feeds.opml, /healthz, /readyz, /metrics\n",
         config.language_codes().join(", "),
         config.section_slugs().join(", "),
@@ -148,6 +167,13 @@ mod tests {
             }))
         );
         assert_eq!(route(&config, "/"), Ok(Route::Resource(Resource::Index)));
+        assert_eq!(
+            route(&config, "/ar/archive/2026-10/atom.xml"),
+            Ok(Route::Resource(Resource::Archive {
+                lang: 4,
+                month: Month::parse("2026-10").unwrap()
+            }))
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ use crate::config::Config;
 use crate::feed::{Feed, Format, Item};
 
 const DC_NS: &str = "http://purl.org/dc/elements/1.1/";
+/// RFC 5005's namespace, for `<fh:archive/>`.
+const FH_NS: &str = "http://purl.org/syndication/history/1.0";
 
 pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
     let atom = atom_syndication::Feed {
@@ -46,13 +48,37 @@ pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
             .iter()
             .map(|i| entry(i, &feed.translation_scheme))
             .collect(),
-        namespaces: BTreeMap::from([("dc".to_owned(), DC_NS.to_owned())]),
+        namespaces: namespaces(feed),
+        extensions: archive_marker(feed),
         lang: Some(feed.lang.clone()),
         ..atom_syndication::Feed::default()
     };
     let mut out = Vec::with_capacity(64 * 1024);
     atom.write_to(&mut out)?;
     Ok(out)
+}
+
+fn namespaces(feed: &Feed) -> BTreeMap<String, String> {
+    let mut namespaces = BTreeMap::from([("dc".to_owned(), DC_NS.to_owned())]);
+    if feed.history.current.is_some() {
+        namespaces.insert("fh".to_owned(), FH_NS.to_owned());
+    }
+    namespaces
+}
+
+/// `<fh:archive/>` tells readers an archive document never gains new entries.
+fn archive_marker(feed: &Feed) -> ExtensionMap {
+    if feed.history.current.is_none() {
+        return ExtensionMap::default();
+    }
+    let marker = Extension {
+        name: "fh:archive".to_owned(),
+        ..Extension::default()
+    };
+    BTreeMap::from([(
+        "fh".to_owned(),
+        BTreeMap::from([("archive".to_owned(), vec![marker])]),
+    )])
 }
 
 fn fixed<Tz: chrono::TimeZone>(time: chrono::DateTime<Tz>) -> FixedDateTime {
@@ -79,6 +105,18 @@ fn feed_links(feed: &Feed, config: &Config) -> Vec<Link> {
         href: hub.to_string(),
         rel: "hub".to_owned(),
         ..Link::default()
+    }));
+    let history = [
+        ("current", &feed.history.current),
+        ("prev-archive", &feed.history.prev_archive),
+    ];
+    links.extend(history.into_iter().filter_map(|(rel, href)| {
+        href.as_ref().map(|href| Link {
+            href: href.clone(),
+            rel: rel.to_owned(),
+            mime_type: Some(Format::Atom.media_type().to_owned()),
+            ..Link::default()
+        })
     }));
     links
 }

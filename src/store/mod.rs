@@ -51,6 +51,14 @@ pub struct FeedQuery {
     pub lang: String,
     pub section: Option<String>,
     pub limit: usize,
+    /// Only items published in this range (Unix milliseconds, end excluded):
+    /// everything for a subscription feed, one month for an archive.
+    pub published_ms: std::ops::Range<i64>,
+}
+
+impl FeedQuery {
+    /// Every publication time: the bounds of a subscription feed.
+    pub const ALL_TIME: std::ops::Range<i64> = i64::MIN..i64::MAX;
 }
 
 /// One version with what the feed item needs from its article.

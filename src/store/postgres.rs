@@ -206,16 +206,20 @@ impl PgStore {
     pub async fn explain_feed(&self, query: &FeedQuery) -> Result<String, StoreError> {
         let client = self.client().await?;
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let (from, before) = (query.published_ms.start, query.published_ms.end);
         let explain = |by_section| format!("EXPLAIN (ANALYZE, COSTS OFF) {}", feed_sql(by_section));
         let rows = match &query.section {
             None => {
                 client
-                    .query(&explain(false), &[&query.lang, &limit])
+                    .query(&explain(false), &[&query.lang, &limit, &from, &before])
                     .await?
             }
             Some(section) => {
                 client
-                    .query(&explain(true), &[&query.lang, &limit, section])
+                    .query(
+                        &explain(true),
+                        &[&query.lang, &limit, &from, &before, section],
+                    )
                     .await?
             }
         };
@@ -288,14 +292,19 @@ impl ArticleStore for PgStore {
     async fn feed_rows(&self, query: FeedQuery) -> Result<Vec<FeedRow>, StoreError> {
         let client = self.client().await?;
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let (from, before) = (query.published_ms.start, query.published_ms.end);
         let rows = match &query.section {
             None => {
                 let stmt = client.prepare_cached(&feed_sql(false)).await?;
-                client.query(&stmt, &[&query.lang, &limit]).await?
+                client
+                    .query(&stmt, &[&query.lang, &limit, &from, &before])
+                    .await?
             }
             Some(section) => {
                 let stmt = client.prepare_cached(&feed_sql(true)).await?;
-                client.query(&stmt, &[&query.lang, &limit, section]).await?
+                client
+                    .query(&stmt, &[&query.lang, &limit, &from, &before, section])
+                    .await?
             }
         };
         rows.iter().map(feed_row).collect()
@@ -473,12 +482,12 @@ impl ArticleStore for PgStore {
 /// `$3`), each with its article and, aggregated in the same statement (one
 /// round trip, one snapshot), its sibling versions ordered by language.
 fn feed_sql(by_section: bool) -> String {
-    let section = if by_section { "AND v.section = $3" } else { "" };
+    let section = if by_section { "AND v.section = $5" } else { "" };
     format!(
         "SELECT f.*, s.langs, s.urls, s.translations
          FROM (SELECT {ARTICLE_COLUMNS}, {VERSION_COLUMNS}
                FROM versions v JOIN articles a ON a.id = v.article_id
-               WHERE v.lang = $1 {section}
+               WHERE v.lang = $1 {section} AND v.published_ms >= $3 AND v.published_ms < $4
                ORDER BY v.published_ms DESC, v.article_id
                LIMIT $2) f
          CROSS JOIN LATERAL (

@@ -367,10 +367,11 @@ fn feed_rows(conn: &Connection, query: &FeedQuery) -> Result<Vec<FeedRow>, Store
         None => {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {FEED_COLUMNS} FROM versions v JOIN articles a ON a.id = v.article_id
-                 WHERE v.lang = ?1
+                 WHERE v.lang = ?1 AND v.published_ms >= ?3 AND v.published_ms < ?4
                  ORDER BY v.published_ms DESC, v.article_id LIMIT ?2"
             ))?;
-            let mut result = stmt.query(params![query.lang, limit])?;
+            let range = &query.published_ms;
+            let mut result = stmt.query(params![query.lang, limit, range.start, range.end])?;
             while let Some(row) = result.next()? {
                 collect(row)?;
             }
@@ -378,10 +379,12 @@ fn feed_rows(conn: &Connection, query: &FeedQuery) -> Result<Vec<FeedRow>, Store
         Some(section) => {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {FEED_COLUMNS} FROM versions v JOIN articles a ON a.id = v.article_id
-                 WHERE v.lang = ?1 AND v.section = ?2
+                 WHERE v.lang = ?1 AND v.section = ?2 AND v.published_ms >= ?4 AND v.published_ms < ?5
                  ORDER BY v.published_ms DESC, v.article_id LIMIT ?3"
             ))?;
-            let mut result = stmt.query(params![query.lang, section, limit])?;
+            let range = &query.published_ms;
+            let mut result =
+                stmt.query(params![query.lang, section, limit, range.start, range.end])?;
             while let Some(row) = result.next()? {
                 collect(row)?;
             }
