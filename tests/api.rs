@@ -48,6 +48,11 @@ async fn put(server: &TestServer<SqliteStore>, path: &str, body: &Value) -> comm
     send(server.addr, "PUT", path, &[AUTH, JSON], body.to_string()).await
 }
 
+/// An authorized request without a body.
+async fn call(server: &TestServer<SqliteStore>, method: &str, path: &str) -> common::Response {
+    send(server.addr, method, path, &[AUTH], "").await
+}
+
 async fn feed_ids(server: &TestServer<SqliteStore>, path: &str) -> Vec<String> {
     let res = server.get(path).await;
     assert_eq!(res.status, StatusCode::OK, "{path}");
@@ -98,37 +103,16 @@ async fn a_put_article_appears_in_every_format_and_a_delete_retracts_it() {
         );
     }
 
-    let res = send(
-        server.addr,
-        "GET",
-        "/api/v1/articles/robot-baru",
-        &[AUTH],
-        "",
-    )
-    .await;
+    let res = call(&server, "GET", "/api/v1/articles/robot-baru").await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(res.header("etag"), Some(etag.as_str()));
     let got: Value = serde_json::from_slice(&res.body).unwrap();
     assert_eq!(got, stored);
-    let res = send(
-        server.addr,
-        "GET",
-        "/api/v1/articles/robot-baru/versions/en",
-        &[AUTH],
-        "",
-    )
-    .await;
+    let res = call(&server, "GET", "/api/v1/articles/robot-baru/versions/en").await;
     let version: Value = serde_json::from_slice(&res.body).unwrap();
     assert_eq!(version["title"], "Original title");
 
-    let res = send(
-        server.addr,
-        "DELETE",
-        "/api/v1/articles/robot-baru",
-        &[AUTH],
-        "",
-    )
-    .await;
+    let res = call(&server, "DELETE", "/api/v1/articles/robot-baru").await;
     assert_eq!(res.status, StatusCode::NO_CONTENT);
     for lang in ["id", "en", "fr"] {
         for file in ["rss.xml", "atom.xml", "feed.json"] {
@@ -145,23 +129,9 @@ async fn a_put_article_appears_in_every_format_and_a_delete_retracts_it() {
             }
         }
     }
-    let res = send(
-        server.addr,
-        "GET",
-        "/api/v1/articles/robot-baru",
-        &[AUTH],
-        "",
-    )
-    .await;
+    let res = call(&server, "GET", "/api/v1/articles/robot-baru").await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
-    let res = send(
-        server.addr,
-        "DELETE",
-        "/api/v1/articles/robot-baru",
-        &[AUTH],
-        "",
-    )
-    .await;
+    let res = call(&server, "DELETE", "/api/v1/articles/robot-baru").await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
     server.stop().await;
 }
@@ -236,23 +206,9 @@ async fn a_version_put_changes_only_that_languages_feeds() {
     assert_eq!(server.app.metrics.renders_total(), renders);
 
     // The original cannot go alone; a translation can.
-    let res = send(
-        server.addr,
-        "DELETE",
-        "/api/v1/articles/robot-baru/versions/id",
-        &[AUTH],
-        "",
-    )
-    .await;
+    let res = call(&server, "DELETE", "/api/v1/articles/robot-baru/versions/id").await;
     assert_eq!(res.status, StatusCode::CONFLICT);
-    let res = send(
-        server.addr,
-        "DELETE",
-        "/api/v1/articles/robot-baru/versions/fr",
-        &[AUTH],
-        "",
-    )
-    .await;
+    let res = call(&server, "DELETE", "/api/v1/articles/robot-baru/versions/fr").await;
     assert_eq!(res.status, StatusCode::OK);
     assert!(
         !feed_ids(&server, "/fr/rss.xml")
@@ -287,14 +243,7 @@ async fn refused_writes_name_the_field_and_change_nothing() {
         start_api_with(|t| t.replace("max_body_bytes = 1048576", "max_body_bytes = 65536")).await;
     let existing = "biden-putin-phone-call";
     let before = snapshot(&server).await;
-    let res = send(
-        server.addr,
-        "GET",
-        &format!("/api/v1/articles/{existing}"),
-        &[AUTH],
-        "",
-    )
-    .await;
+    let res = call(&server, "GET", &format!("/api/v1/articles/{existing}")).await;
     let original: Value = serde_json::from_slice(&res.body).unwrap();
 
     let mut cases: Vec<(Value, StatusCode, &str, &str)> = Vec::new();
@@ -430,14 +379,7 @@ async fn refused_writes_name_the_field_and_change_nothing() {
         before,
         "refused writes change no feed"
     );
-    let res = send(
-        server.addr,
-        "GET",
-        &format!("/api/v1/articles/{existing}"),
-        &[AUTH],
-        "",
-    )
-    .await;
+    let res = call(&server, "GET", &format!("/api/v1/articles/{existing}")).await;
     assert_eq!(
         serde_json::from_slice::<Value>(&res.body).unwrap(),
         original

@@ -55,6 +55,19 @@ fn serve(
     (child, addr, stderr)
 }
 
+/// Runs `kabar import PATH --store STORE --config CONFIG`.
+fn import(path: &Path, store: &Path, config: &Path) -> std::process::Output {
+    kabar()
+        .arg("import")
+        .arg(path)
+        .arg("--store")
+        .arg(store)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
 fn terminate(child: &Running) {
     let status = Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
@@ -175,15 +188,7 @@ fn import_loads_good_records_and_names_bad_ones() {
     std::fs::write(folder.join("c-german.json"), unknown_lang).unwrap();
 
     let store = dir.path().join("import.sqlite");
-    let output = kabar()
-        .arg("import")
-        .arg(&folder)
-        .arg("--store")
-        .arg(&store)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let output = import(&folder, &store, &config);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
@@ -206,15 +211,7 @@ fn import_loads_good_records_and_names_bad_ones() {
     // Importing again changes nothing and still succeeds for the good file.
     std::fs::remove_file(folder.join("b-broken.json")).unwrap();
     std::fs::remove_file(folder.join("c-german.json")).unwrap();
-    let output = kabar()
-        .arg("import")
-        .arg(&folder)
-        .arg("--store")
-        .arg(&store)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let output = import(&folder, &store, &config);
     assert!(output.status.success());
     let output = kabar()
         .args(["render", "fr", "rss", "--store"])
@@ -255,15 +252,7 @@ fn export_then_import_into_a_new_store_renders_identical_bytes() {
     assert_eq!(std::fs::read_to_string(&dump).unwrap().lines().count(), 40);
 
     let copy = dir.path().join("copy.sqlite");
-    let output = kabar()
-        .arg("import")
-        .arg(&dump)
-        .arg("--store")
-        .arg(&copy)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let output = import(&dump, &copy, &config);
     assert!(
         output.status.success(),
         "{}",
@@ -318,15 +307,7 @@ fn json_lines_imports_name_the_bad_line() {
     let file = dir.path().join("batch.jsonl");
     std::fs::write(&file, lines).unwrap();
     let store = dir.path().join("lines.sqlite");
-    let output = kabar()
-        .arg("import")
-        .arg(&file)
-        .arg("--store")
-        .arg(&store)
-        .arg("--config")
-        .arg(&config)
-        .output()
-        .unwrap();
+    let output = import(&file, &store, &config);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -182,28 +182,15 @@ fn entry(item: &Item, scheme: &str) -> Entry {
 }
 
 fn entry_links(item: &Item) -> Vec<Link> {
-    let html = || Some("text/html".to_owned());
+    // The item's own page is its one alternate link.
     let mut links = vec![Link {
         href: item.link.clone(),
         rel: "alternate".to_owned(),
         hreflang: Some(item.lang.clone()),
-        mime_type: html(),
+        mime_type: Some("text/html".to_owned()),
         ..Link::default()
     }];
-    links.extend(item.original.iter().map(|o| Link {
-        href: o.url.clone(),
-        rel: "via".to_owned(),
-        hreflang: Some(o.lang.clone()),
-        mime_type: html(),
-        ..Link::default()
-    }));
-    links.extend(item.related.iter().map(|r| Link {
-        href: r.url.clone(),
-        rel: "related".to_owned(),
-        hreflang: Some(r.lang.clone()),
-        mime_type: html(),
-        ..Link::default()
-    }));
+    links.extend(super::language_links(item));
     links.extend(item.image.iter().map(|image| Link {
         href: image.url.to_string(),
         rel: "enclosure".to_owned(),

@@ -38,6 +38,26 @@ pub fn feed(feed: &Feed, format: Format, config: &Config) -> Result<Vec<u8>, Ren
     }
 }
 
+/// The links from an item to the other language versions of its article, as
+/// RSS (`atom:link`) and Atom share them: `via` to the original it was
+/// translated from, `related` to each sibling translation. Never `alternate`:
+/// readers take an entry's last alternate link as the item's own.
+pub(crate) fn language_links(
+    item: &crate::feed::Item,
+) -> impl Iterator<Item = ::atom_syndication::Link> + '_ {
+    let link = |rel: &str, to: &crate::feed::LinkTo| ::atom_syndication::Link {
+        href: to.url.clone(),
+        rel: rel.to_owned(),
+        hreflang: Some(to.lang.clone()),
+        mime_type: Some("text/html".to_owned()),
+        ..::atom_syndication::Link::default()
+    };
+    item.original
+        .iter()
+        .map(move |o| link("via", o))
+        .chain(item.related.iter().map(move |r| link("related", r)))
+}
+
 /// Every feed the configuration defines, in a stable order: per language, the
 /// language-wide feed, then one per section.
 pub fn all_feeds(config: &Config) -> Vec<FeedEntry<'_>> {

@@ -113,7 +113,7 @@ fn item(item: &Item, scheme: &str) -> rss::Item {
         content: Some(item.content_html.clone()),
         extensions: media_content(item),
         atom_ext: Some(AtomExtension {
-            links: item_links(item),
+            links: super::language_links(item).collect(),
         }),
         dublin_core_ext: Some(DublinCoreExtension {
             creators: item.authors.iter().map(|a| a.name.clone()).collect(),
@@ -124,28 +124,6 @@ fn item(item: &Item, scheme: &str) -> rss::Item {
         }),
         ..rss::Item::default()
     }
-}
-
-/// `via` to the original and `related` to the siblings; never `alternate`, so
-/// readers keep the item's own `<link>`.
-fn item_links(item: &Item) -> Vec<Link> {
-    item.original
-        .iter()
-        .map(|o| Link {
-            href: o.url.clone(),
-            rel: "via".to_owned(),
-            hreflang: Some(o.lang.clone()),
-            mime_type: Some("text/html".to_owned()),
-            ..Link::default()
-        })
-        .chain(item.related.iter().map(|r| Link {
-            href: r.url.clone(),
-            rel: "related".to_owned(),
-            hreflang: Some(r.lang.clone()),
-            mime_type: Some("text/html".to_owned()),
-            ..Link::default()
-        }))
-        .collect()
 }
 
 /// `media:content` carries what an enclosure cannot: dimensions and alt text.
