@@ -135,11 +135,23 @@ fn cold(c: &mut Criterion) {
     }
 }
 
-/// The cold path cut into its steps, for one feed of each script, at the first
-/// size: where the milliseconds go.
+/// The cold path cut into its steps, for one feed of each script: the store
+/// read at every size, the rest at the first size (it does not see the
+/// store): where the milliseconds go.
 fn steps(c: &mut Criterion) {
     let rt = runtime();
     let config = config();
+    for size in sizes() {
+        let store = store(&rt, size);
+        let mut group = c.benchmark_group(format!("steps/{size}"));
+        for code in LANGS {
+            let query = feed::query(&config, &config.languages[lang_index(&config, code)], None);
+            group.bench_function(format!("{code}/rows"), |b| {
+                b.iter(|| rt.block_on(store.feed_rows(query.clone())).expect("rows"));
+            });
+        }
+        group.finish();
+    }
     let size = sizes()[0];
     let store = store(&rt, size);
     let mut group = c.benchmark_group(format!("steps/{size}"));
@@ -147,9 +159,6 @@ fn steps(c: &mut Criterion) {
         let lang = lang_index(&config, code);
         let language = &config.languages[lang];
         let query = feed::query(&config, language, None);
-        group.bench_function(format!("{code}/rows"), |b| {
-            b.iter(|| rt.block_on(store.feed_rows(query.clone())).expect("rows"));
-        });
         let rows = rt.block_on(store.feed_rows(query.clone())).expect("rows");
         group.bench_function(format!("{code}/build"), |b| {
             b.iter(|| feed::build(&config, language, None, black_box(&rows)));

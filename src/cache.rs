@@ -10,6 +10,13 @@
 //! when a write touches it, and the cache key is (resource, generation). A
 //! build that was already reading the store when the write landed inserts its
 //! stale bytes under the old key, which no request asks for again.
+//!
+//! A hit on a feed, the OPML list or the index does not go through moka: moka
+//! records every read for its eviction policy, which costs as much as the rest
+//! of the handler. Each of those resources has a slot holding what moka last
+//! handed out for it, with its generation and expiry; a hit is a shared read
+//! lock, one atomic load and a clock read. Moka stays the owner: whatever it
+//! evicts (size bound, TTL, invalidation) leaves its slot too.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -125,19 +132,46 @@ pub struct FeedCache<S> {
     /// fails. Resources are a finite set fixed by the configuration, and the
     /// values are shared with `rendered`, so this costs little memory.
     last_good: RwLock<HashMap<Resource, Arc<Representation>>>,
+    /// The hit path of feeds, OPML and index, by [`FeedCache::slot`]: a subset
+    /// of `rendered`, shared with its eviction listener.
+    hot: Arc<[RwLock<Option<Hot>>]>,
+    /// How long `rendered` keeps an entry, so a hot slot expires with it.
+    ttl: Duration,
+}
+
+/// A render in a hot slot.
+struct Hot {
+    /// The generation it was built for: stale once the resource's moves on.
+    generation: u64,
+    /// When moka's TTL retires it (its render time plus the TTL).
+    expires: Instant,
+    rep: Arc<Representation>,
 }
 
 impl<S: ArticleStore> FeedCache<S> {
     pub fn new(config: Arc<Config>, store: Arc<S>, metrics: Arc<Metrics>) -> Self {
-        let rendered = Cache::builder()
-            .max_capacity(config.cache.max_bytes)
-            .weigher(|_: &(Resource, u64), rep: &Arc<Representation>| rep.weight())
-            .time_to_live(Duration::from_secs(config.cache.ttl_secs.max(1)))
-            .build();
+        allocator::keep_large_buffers_out_of_the_heap();
         // Feeds, the OPML list, the index, then one slot per language shared by
         // all its archive months.
         let slots =
             config.languages.len() * ((config.sections.len() + 1) * Format::ALL.len() + 1) + 2;
+        let hot: Arc<[RwLock<Option<Hot>>]> = (0..slots).map(|_| RwLock::new(None)).collect();
+        let evicted = Arc::clone(&hot);
+        let ttl = Duration::from_secs(config.cache.ttl_secs.max(1));
+        let rendered = Cache::builder()
+            .max_capacity(config.cache.max_bytes)
+            .weigher(|_: &(Resource, u64), rep: &Arc<Representation>| rep.weight())
+            .time_to_live(ttl)
+            .eviction_listener(move |_, rep: Arc<Representation>, _| {
+                // Rare (writes, the size bound, the TTL): a scan of a hundred slots.
+                for slot in evicted.iter() {
+                    let mut slot = slot.write().unwrap_or_else(PoisonError::into_inner);
+                    if slot.as_ref().is_some_and(|hot| Arc::ptr_eq(&hot.rep, &rep)) {
+                        *slot = None;
+                    }
+                }
+            })
+            .build();
         FeedCache {
             generations: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             config,
@@ -145,20 +179,45 @@ impl<S: ArticleStore> FeedCache<S> {
             metrics,
             rendered,
             last_good: RwLock::new(HashMap::new()),
+            hot,
+            ttl,
         }
     }
 
     /// The representation of `resource`: cached, freshly built, or, when the
     /// build fails, the last good one.
     pub async fn get(&self, resource: Resource) -> Result<Arc<Representation>, Arc<BuildError>> {
-        let key = (resource, self.generation(resource));
+        let generation = self.generation(resource);
+        let hot = self.hot_slot(resource);
+        if let Some(rep) = hot.and_then(|slot| self.hot_hit(slot, generation)) {
+            self.metrics.cache_hit();
+            return Ok(rep);
+        }
+        // Out of line: moka's and the build's futures take kilobytes, which
+        // every hit would otherwise carry and copy (BENCHMARKS.md).
+        Box::pin(self.get_cold(resource, generation, hot)).await
+    }
+
+    /// [`FeedCache::get`] past the hot slot: moka, then a build, then the last
+    /// good render.
+    async fn get_cold(
+        &self,
+        resource: Resource,
+        generation: u64,
+        hot: Option<usize>,
+    ) -> Result<Arc<Representation>, Arc<BuildError>> {
+        let key = (resource, generation);
         if let Some(hit) = self.rendered.get(&key).await {
             self.metrics.cache_hit();
+            self.remember(hot, generation, &hit);
             return Ok(hit);
         }
         self.metrics.cache_miss();
         match self.rendered.try_get_with(key, self.build(resource)).await {
-            Ok(rep) => Ok(rep),
+            Ok(rep) => {
+                self.remember(hot, generation, &rep);
+                Ok(rep)
+            }
             Err(error) if error.is_not_found() => Err(error),
             Err(error) => {
                 self.metrics.build_failure();
@@ -218,6 +277,42 @@ impl<S: ArticleStore> FeedCache<S> {
 
     fn generation(&self, resource: Resource) -> u64 {
         self.generations[self.slot(resource)].load(Ordering::Acquire)
+    }
+
+    /// The hot slot of `resource`: feeds, OPML and index have one each;
+    /// archive months share their language's generation, so they have none.
+    fn hot_slot(&self, resource: Resource) -> Option<usize> {
+        match resource {
+            Resource::Archive { .. } => None,
+            _ => Some(self.slot(resource)),
+        }
+    }
+
+    /// The render in hot slot `slot`, if it was built for `generation` and moka
+    /// still holds it.
+    fn hot_hit(&self, slot: usize, generation: u64) -> Option<Arc<Representation>> {
+        let hot = self.hot[slot]
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        hot.as_ref()
+            .filter(|hot| hot.generation == generation && Instant::now() < hot.expires)
+            .map(|hot| Arc::clone(&hot.rep))
+    }
+
+    /// Puts what moka handed out for `generation` in hot slot `slot`, unless
+    /// the slot already holds a newer generation's render.
+    fn remember(&self, slot: Option<usize>, generation: u64, rep: &Arc<Representation>) {
+        let Some(slot) = slot else { return };
+        let mut hot = self.hot[slot]
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if hot.as_ref().is_none_or(|hot| hot.generation <= generation) {
+            *hot = Some(Hot {
+                generation,
+                expires: rep.rendered_at + self.ttl,
+                rep: Arc::clone(rep),
+            });
+        }
     }
 
     /// The one generation slot all archive months of language `lang` share: any
@@ -427,6 +522,37 @@ fn feed_parts(
         None => None,
     };
     Ok((language, section))
+}
+
+/// The allocator's side of the memory bound.
+mod allocator {
+    /// Allocations from this size up get their own mapping, returned to the
+    /// system when freed: glibc's default threshold, pinned.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    const MMAP_THRESHOLD: std::ffi::c_int = 128 * 1024;
+
+    /// Pins glibc's mmap threshold. Left dynamic, it climbs to the size of the
+    /// largest buffer freed (a rendered body, a compressor's window), after
+    /// which every render's buffers of a few hundred KiB come from the heaps
+    /// of whatever blocking threads ran it, and stay there: with every feed
+    /// cached, a third of the resident memory was such free heap
+    /// (BENCHMARKS.md). Once per process; elsewhere a no-op.
+    pub fn keep_large_buffers_out_of_the_heap() {
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        {
+            static ONCE: std::sync::Once = std::sync::Once::new();
+            ONCE.call_once(|| {
+                /// `M_MMAP_THRESHOLD` in glibc's malloc.h.
+                const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+                unsafe extern "C" {
+                    fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
+                }
+                // SAFETY: mallopt only sets a malloc parameter; any value is
+                // accepted or refused (returning 0), never undefined.
+                let _ = unsafe { mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) };
+            });
+        }
+    }
 }
 
 /// Rendering and compression are CPU work: keep them off the async workers.

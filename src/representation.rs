@@ -8,7 +8,7 @@
 
 use std::io::Write;
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone};
@@ -19,8 +19,10 @@ use hyper::header::HeaderValue;
 /// larger, for CJK text up to 10 % larger), at 4–6 ms for 200–270 KB. Made
 /// once per render, on the first request that wants it.
 const BROTLI_QUALITY: u32 = 5;
-/// Brotli window (log2 of bytes): 4 MiB covers any feed in one window.
-const BROTLI_WINDOW: u32 = 22;
+/// Brotli windows (log2 of bytes): the smallest that covers the body, within
+/// these bounds. A window past the body compresses no better and makes the
+/// encoder allocate (and the allocator keep) up to 4 MiB per compression.
+const BROTLI_WINDOW: std::ops::RangeInclusive<u32> = 16..=22;
 /// Gzip level: 6 is within 1 % of 9's size; 4 is 3 % larger for 20 % less
 /// time, not worth the bytes every poll sends (zlib-rs; see BENCHMARKS.md).
 const GZIP_LEVEL: u32 = 6;
@@ -77,6 +79,8 @@ pub struct Representation {
     pub last_modified: Option<LastModified>,
     /// `Link` header: self and hubs (WebSub discovery); `None` when not a feed.
     pub link: Option<HeaderValue>,
+    /// When it was made: the cache's TTL counts from here.
+    pub rendered_at: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +105,7 @@ impl Representation {
             brotli: OnceLock::new(),
             last_modified: updated.map(last_modified),
             link,
+            rendered_at: Instant::now(),
         }
     }
 
@@ -151,11 +156,17 @@ fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
+/// log2 of the smallest window (see [`BROTLI_WINDOW`]) holding all of `body`.
+fn brotli_window(body: &[u8]) -> u32 {
+    let bits = usize::BITS - body.len().saturating_sub(1).leading_zeros();
+    bits.clamp(*BROTLI_WINDOW.start(), *BROTLI_WINDOW.end())
+}
+
 fn brotli(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() / 4);
     {
         let mut writer =
-            brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, BROTLI_WINDOW);
+            brotli::CompressorWriter::new(&mut out, 64 * 1024, BROTLI_QUALITY, brotli_window(body));
         let _ = writer.write_all(body);
         let _ = writer.flush();
     }

@@ -212,8 +212,7 @@ pub fn fold_whitespace(s: &str) -> String {
     let mut run = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if b > 0x20 && !matches!(b, 0xC2 | 0xE1 | 0xE2 | 0xE3 | 0xEF) {
+        if !MAY_START_SPECIAL[usize::from(bytes[i])] {
             i += 1;
             continue;
         }
@@ -245,6 +244,24 @@ pub fn fold_whitespace(s: &str) -> String {
     }
     out
 }
+
+/// The bytes [`fold_whitespace`] decodes: ASCII controls and space, and the
+/// lead bytes of U+0085 and U+00A0 (C2), U+1680 (E1), U+2000–U+205F (E2),
+/// U+3000 (E3) and U+FFFE/U+FFFF (EF). One load per byte, whatever the script.
+static MAY_START_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b <= 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[0xC2] = true;
+    table[0xE1] = true;
+    table[0xE2] = true;
+    table[0xE3] = true;
+    table[0xEF] = true;
+    table
+};
 
 /// [`fold_whitespace`] for text with an ESC in it, character by character.
 fn fold_whitespace_escapes(s: &str) -> String {
@@ -527,7 +544,8 @@ fn lines_any(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(text);
     std::iter::from_fn(move || {
         let s = rest?;
-        match s.find(['\r', '\n']) {
+        // Bytes, not characters: both ends of line are ASCII.
+        match s.bytes().position(|b| b == b'\r' || b == b'\n') {
             None => {
                 rest = None;
                 Some(s)

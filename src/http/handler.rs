@@ -13,7 +13,7 @@ use hyper::header::{
     CONTENT_ENCODING, CONTENT_TYPE, ETAG, HOST, HeaderValue, LAST_MODIFIED, LINK, VARY,
     X_CONTENT_TYPE_OPTIONS,
 };
-use hyper::{Method, Request, Response, StatusCode, Version};
+use hyper::{HeaderMap, Method, Request, Response, StatusCode, Version};
 
 use super::routes::{self, Route, RouteError};
 use super::{api, negotiate};
@@ -30,7 +30,9 @@ pub async fn handle<S: ArticleStore>(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let (route, response) = if req.uri().path().starts_with(api::PREFIX) && has_host(&req) {
-        (metrics::Route::Api, api::respond(&app, req).await)
+        // Boxed: the write path's future is large, and would make every
+        // feed request's future as large.
+        (metrics::Route::Api, Box::pin(api::respond(&app, req)).await)
     } else {
         respond(&app, &req).await
     };
@@ -79,7 +81,7 @@ async fn respond<S: ArticleStore>(
     let response = match route {
         Route::Resource(resource) => resource_response(app, req, resource).await,
         Route::Health => text(StatusCode::OK, "ok\n"),
-        Route::Ready => match app.store.ping().await {
+        Route::Ready => match Box::pin(app.store.ping()).await {
             Ok(()) => text(StatusCode::OK, "ready\n"),
             Err(error) => {
                 tracing::warn!(%error, "readiness check: the store does not answer");
@@ -133,29 +135,10 @@ async fn resource_response<S: ArticleStore>(
     let body = rep.body(encoding);
     let not_modified =
         negotiate::not_modified(req.headers(), &body.etag, rep.last_modified.as_ref());
-    let mut response = if not_modified {
-        empty(StatusCode::NOT_MODIFIED)
-    } else {
-        // For HEAD, hyper sends these headers (Content-Length included) and no body.
-        let mut response = Response::new(Full::new(body.bytes.clone()));
-        response
-            .headers_mut()
-            .insert(CONTENT_TYPE, rep.content_type.clone());
-        if let Some(token) = encoding.token() {
-            response
-                .headers_mut()
-                .insert(CONTENT_ENCODING, HeaderValue::from_static(token));
-        }
-        response
-    };
-    let headers = response.headers_mut();
+    // Every value is precomputed: each insert clones a static or shared value.
+    // Sized for all of them, so the map is allocated once and never rehashed.
+    let mut headers = HeaderMap::with_capacity(RESOURCE_HEADERS);
     headers.insert(ETAG, body.etag.clone());
-    if let Some(modified) = &rep.last_modified {
-        headers.insert(LAST_MODIFIED, modified.header.clone());
-    }
-    if let Some(link) = &rep.link {
-        headers.insert(LINK, link.clone());
-    }
     let cache_control = match resource {
         Resource::Archive { .. } => &app.archive_cache_control,
         _ => &app.cache_control,
@@ -167,9 +150,34 @@ async fn resource_response<S: ArticleStore>(
         ACCESS_CONTROL_EXPOSE_HEADERS,
         HeaderValue::from_static("ETag, Last-Modified, Link"),
     );
+    if not_modified {
+        // RFC 9110 §15.4.5: a 304 carries the validators and caching fields
+        // (and CORS, for scripts that revalidate themselves), not the
+        // representation's metadata, which the client already has.
+        let mut response = empty(StatusCode::NOT_MODIFIED);
+        *response.headers_mut() = headers;
+        return response;
+    }
+    headers.insert(CONTENT_TYPE, rep.content_type.clone());
+    if let Some(token) = encoding.token() {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(token));
+    }
+    if let Some(modified) = &rep.last_modified {
+        headers.insert(LAST_MODIFIED, modified.header.clone());
+    }
+    if let Some(link) = &rep.link {
+        headers.insert(LINK, link.clone());
+    }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // For HEAD, hyper sends these headers (Content-Length included) and no body.
+    let mut response = Response::new(Full::new(body.bytes.clone()));
+    *response.headers_mut() = headers;
     response
 }
+
+/// Header fields of a resource response, at most (hyper adds Date and
+/// Content-Length while writing).
+const RESOURCE_HEADERS: usize = 10;
 
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()));

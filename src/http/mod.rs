@@ -6,6 +6,7 @@ mod api;
 mod handler;
 mod negotiate;
 mod routes;
+mod watchdog;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -35,11 +36,10 @@ pub async fn serve<S: ArticleStore>(
 ) {
     let header_timeout = Duration::from_secs(app.config.server.header_read_timeout_secs.get());
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // Without a timer hyper's header-read timeout is silently off.
+    // No timer for HTTP/1, so hyper arms none per request: the connection
+    // watchdog bounds silent, slow and idle clients instead (see `watchdog`).
     builder
         .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
         .max_buf_size(app.config.server.max_header_bytes.get().max(MIN_BUF_SIZE));
     builder
         .http2()
@@ -53,12 +53,19 @@ pub async fn serve<S: ArticleStore>(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    tokio::spawn(connection(
+                    let progress = Arc::new(watchdog::Progress::default());
+                    let task = tokio::spawn(connection(
                         stream,
                         builder.clone(),
                         Arc::clone(&app),
                         header_timeout,
                         graceful.watcher(),
+                        Arc::clone(&progress),
+                    ));
+                    tokio::spawn(watchdog::watch(
+                        Arc::downgrade(&progress),
+                        task.abort_handle(),
+                        header_timeout,
                     ));
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
@@ -80,24 +87,35 @@ pub async fn serve<S: ArticleStore>(
     }
 }
 
-/// Serves one connection once the client has sent its first byte.
+/// Serves one connection once the client has sent its first byte, counting
+/// its `progress` for the watchdog.
 async fn connection<S: ArticleStore>(
     stream: TcpStream,
     builder: auto::Builder<TokioExecutor>,
     app: Arc<App<S>>,
     header_timeout: Duration,
     watcher: Watcher,
+    progress: Arc<watchdog::Progress>,
 ) {
     // Small responses must not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
-    // The auto builder reads to tell HTTP/1 from HTTP/2 before hyper's header
-    // timer starts: bound that first read ourselves.
+    // The auto builder reads to tell HTTP/1 from HTTP/2: bound that first read
+    // (the watchdog would too, a little later).
     let mut first = [0u8; 1];
     match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
         Ok(Ok(n)) if n > 0 => {}
         _ => return,
     }
-    let service = service_fn(move |req| handler::handle(Arc::clone(&app), req));
+    let stream = watchdog::Watched::new(stream, Arc::clone(&progress));
+    let service = service_fn(move |req| {
+        let busy = progress.request();
+        let response = handler::handle(Arc::clone(&app), req);
+        async move {
+            let response = response.await;
+            drop(busy);
+            response
+        }
+    });
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     if let Err(error) = watcher.watch(conn).await {
         tracing::debug!(%error, "connection ended with an error");

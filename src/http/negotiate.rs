@@ -28,12 +28,17 @@ pub fn encoding(headers: &HeaderMap) -> Encoding {
                 .find_map(|q| q.trim().parse::<f32>().ok())
                 .unwrap_or(1.0);
             let q = if (0.0..=1.0).contains(&q) { q } else { 0.0 };
-            match coding.to_ascii_lowercase().as_str() {
-                "br" => q_br = Some(q),
-                "gzip" | "x-gzip" => q_gzip = Some(q),
-                "identity" => q_identity = Some(q),
-                "*" => q_any = Some(q),
-                _ => {}
+            // Codings are case-insensitive; compared in place, not lowercased
+            // into a new string on every request.
+            let is = |name: &str| coding.eq_ignore_ascii_case(name);
+            if is("br") {
+                q_br = Some(q);
+            } else if is("gzip") || is("x-gzip") {
+                q_gzip = Some(q);
+            } else if is("identity") {
+                q_identity = Some(q);
+            } else if coding == "*" {
+                q_any = Some(q);
             }
         }
     }

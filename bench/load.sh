@@ -1,0 +1,406 @@
+#!/usr/bin/env bash
+# HTTP load: Kabar against nginx serving the same bytes as static files, side by
+# side on this machine, for the three requests aggregators make all day.
+#
+#   bench/load.sh                      # 3 rounds × 10 s per scenario and server
+#   ROUNDS=5 DURATION=10 bench/load.sh
+#
+# Steps: build the release binary and the corpus generator; import ARTICLES
+# (10,000) corpus articles with `kabar import`; start Kabar on 127.0.0.1; fetch
+# every resource it serves (6 languages × 3 formats × all sections, OPML, index,
+# each in identity, gzip and brotli) so all of it is cached; write the feed under
+# test, fetched from Kabar (identity and .gz, byte for byte what it serves), into
+# a folder; start nginx (Debian's package) on another loopback port serving that
+# folder with gzip_static, etag and the same response headers; then drive both
+# with wrk at CONNECTIONS (64), alternating Kabar and nginx (A B A B …), for:
+#   plain  GET /fr/rss.xml
+#   gzip   GET /fr/rss.xml, Accept-Encoding: gzip
+#   304    GET /fr/rss.xml, Accept-Encoding: gzip, If-None-Match: <that
+#          server's own ETag of the gzip body>
+# and print requests/s, p99 latency, their ratios Kabar/nginx, and each server's
+# CPU per request (utime + stime from /proc over the run, all processes of the
+# server). Then Kabar's peak RSS (VmHWM) with everything cached, and the time
+# from exec to the first 200 on /fr/rss.xml with a 100,000-article store
+# (STARTUP_RUNS runs; the store is generated once and kept in target/kabar-bench/).
+#
+# BASELINE_BIN=path/to/an/older/kabar adds that binary as a third server on
+# the same store (A B C A B C …), for before/after figures from one run.
+#
+# Load goes to 127.0.0.1 only, every run is bounded by DURATION, and every
+# process started here is stopped on exit. Needs: cargo, curl, python3, wrk,
+# nginx (apt-get install wrk nginx-light).
+
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+CONNECTIONS=${CONNECTIONS:-64}
+THREADS=${THREADS:-2}
+ARTICLES=${ARTICLES:-10000}
+STARTUP_ARTICLES=${STARTUP_ARTICLES:-100000}
+STARTUP_RUNS=${STARTUP_RUNS:-5}
+KABAR_PORT=${KABAR_PORT:-18480}
+NGINX_PORT=${NGINX_PORT:-18481}
+BASELINE_PORT=${BASELINE_PORT:-18483}
+BASELINE_BIN=${BASELINE_BIN:-}
+FEED=${FEED:-/fr/rss.xml}
+SCENARIOS=${SCENARIOS:-"plain gzip 304"}
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET_DIR/release/kabar
+CORPUS=$TARGET_DIR/release/examples/corpus
+CLK_TCK=$(getconf CLK_TCK)
+
+for tool in cargo curl python3 wrk nginx; do
+  command -v "$tool" >/dev/null || { echo "load.sh: $tool is missing (apt-get install wrk nginx-light)" >&2; exit 1; }
+done
+
+WORK=$(mktemp -d /tmp/kabar-load.XXXXXX)
+# nginx's workers run as an unprivileged user: they must read the folder.
+chmod 755 "$WORK"
+KABAR_PID=""
+NGINX_PID=""
+BASELINE_PID=""
+
+stop() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  stop "$KABAR_PID"
+  stop "$NGINX_PID"
+  stop "$BASELINE_PID"
+  if [ -z "${KEEP:-}" ]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "# $*" >&2; }
+
+port_free() {
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+for port in "$KABAR_PORT" "$NGINX_PORT" "$BASELINE_PORT"; do
+  port_free "$port" || { echo "load.sh: port $port is taken; set KABAR_PORT/NGINX_PORT" >&2; exit 1; }
+done
+
+# --- build -------------------------------------------------------------------
+log "building (release)"
+(cd "$ROOT" && cargo build --release --quiet --bin kabar --example corpus)
+
+# --- store -------------------------------------------------------------------
+log "generating $ARTICLES articles and importing them"
+"$CORPUS" jsonl "$ARTICLES" > "$WORK/articles.jsonl"
+import_start=$(date +%s.%N)
+"$BIN" import "$WORK/articles.jsonl" --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" >/dev/null
+import_end=$(date +%s.%N)
+IMPORT_RATE=$(python3 -c "print(f'{$ARTICLES / ($import_end - $import_start):.0f}')")
+log "imported $ARTICLES articles at $IMPORT_RATE articles/s"
+
+# --- Kabar -------------------------------------------------------------------
+wait_for() {
+  local url=$1
+  for _ in $(seq 300); do
+    curl -fso /dev/null "$url" && return 0
+    sleep 0.05
+  done
+  echo "load.sh: $url did not answer" >&2
+  return 1
+}
+
+KABAR_LOG_FILE=$WORK/kabar.log
+KABAR_LOG=warn "$BIN" serve --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" \
+  --listen "127.0.0.1:$KABAR_PORT" >"$KABAR_LOG_FILE" 2>&1 &
+KABAR_PID=$!
+KABAR=http://127.0.0.1:$KABAR_PORT
+wait_for "$KABAR/healthz"
+
+LANGS="id en zh ja ar fr"
+SECTIONS="national world business technology sports"
+FILES="rss.xml atom.xml feed.json"
+log "fetching every resource in identity, gzip and brotli"
+resources=(/ /feeds.opml)
+for lang in $LANGS; do
+  for file in $FILES; do
+    resources+=("/$lang/$file")
+    for section in $SECTIONS; do resources+=("/$lang/$section/$file"); done
+  done
+done
+for path in "${resources[@]}"; do
+  for coding in identity gzip br; do
+    code=$(curl -so /dev/null -w '%{http_code}' -H "Accept-Encoding: $coding" "$KABAR$path")
+    [ "$code" = 200 ] || { echo "load.sh: $path ($coding) answered $code" >&2; exit 1; }
+  done
+done
+log "${#resources[@]} resources cached"
+
+SERVERS="kabar nginx"
+BASELINE=http://127.0.0.1:$BASELINE_PORT
+if [ -n "$BASELINE_BIN" ]; then
+  KABAR_LOG=warn "$BASELINE_BIN" serve --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" \
+    --listen "127.0.0.1:$BASELINE_PORT" >"$WORK/baseline.log" 2>&1 &
+  BASELINE_PID=$!
+  wait_for "$BASELINE/healthz"
+  curl -fso /dev/null -H 'Accept-Encoding: gzip' "$BASELINE$FEED"
+  SERVERS="kabar nginx baseline"
+fi
+
+# --- nginx, serving Kabar's own bytes ----------------------------------------
+WWW=$WORK/www
+mkdir -p "$WWW$(dirname "$FEED")" "$WORK/nginx-temp"
+curl -fs "$KABAR$FEED" -o "$WWW$FEED"
+curl -fs -H 'Accept-Encoding: gzip' "$KABAR$FEED" -o "$WWW$FEED.gz"
+curl -fs -D "$WORK/kabar-headers" -o /dev/null -H 'Accept-Encoding: gzip' "$KABAR$FEED"
+header() { grep -i "^$1:" "$WORK/kabar-headers" | head -1 | cut -d' ' -f2- | tr -d '\r'; }
+CONTENT_TYPE=$(header content-type)
+CACHE_CONTROL=$(header cache-control)
+LINK=$(header link)
+MEDIA_TYPE=${CONTENT_TYPE%%;*}
+
+cat > "$WORK/nginx.conf" <<NGINX
+# One worker per core, as Kabar's runtime has; no access log; sendfile and
+# the open-file cache, as a static file server is set up in production.
+worker_processes 2;
+daemon off;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  server_tokens off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 10000000;
+  open_file_cache max=1000 inactive=60s;
+  client_body_temp_path $WORK/nginx-temp/body;
+  proxy_temp_path $WORK/nginx-temp/proxy;
+  fastcgi_temp_path $WORK/nginx-temp/fastcgi;
+  uwsgi_temp_path $WORK/nginx-temp/uwsgi;
+  scgi_temp_path $WORK/nginx-temp/scgi;
+  types { $MEDIA_TYPE xml; }
+  charset utf-8;
+  charset_types $MEDIA_TYPE;
+  etag on;
+  gzip off;
+  gzip_static on;
+  gzip_vary on;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $WWW;
+    location / {
+      add_header Cache-Control "$CACHE_CONTROL";
+      add_header Link '$LINK';
+      add_header Access-Control-Allow-Origin "*";
+      add_header Access-Control-Expose-Headers "ETag, Last-Modified, Link";
+      add_header X-Content-Type-Options nosniff;
+    }
+  }
+}
+NGINX
+nginx -t -c "$WORK/nginx.conf" -p "$WORK" 2>/dev/null || nginx -t -c "$WORK/nginx.conf" -p "$WORK"
+nginx -c "$WORK/nginx.conf" -p "$WORK" &
+NGINX_PID=$!
+NGINX=http://127.0.0.1:$NGINX_PORT
+wait_for "$NGINX$FEED"
+
+# Both must send the same bytes, and answer the conditional request with 304.
+same_body() {
+  local args=("$@")
+  curl -fs "${args[@]}" "$KABAR$FEED" -o "$WORK/a"
+  curl -fs "${args[@]}" "$NGINX$FEED" -o "$WORK/b"
+  cmp -s "$WORK/a" "$WORK/b" || { echo "load.sh: bodies differ for ${args[*]:-plain}" >&2; exit 1; }
+}
+same_body
+same_body -H 'Accept-Encoding: gzip'
+etag_of() { curl -fs -D - -o /dev/null -H 'Accept-Encoding: gzip' "$1$FEED" | grep -i '^etag:' | cut -d' ' -f2- | tr -d '\r'; }
+KABAR_ETAG=$(etag_of "$KABAR")
+NGINX_ETAG=$(etag_of "$NGINX")
+if [ -n "$BASELINE_BIN" ]; then
+  BASELINE_ETAG=$(etag_of "$BASELINE")
+  curl -fs -H 'Accept-Encoding: gzip' "$BASELINE$FEED" -o "$WORK/c"
+  cmp -s "$WORK/c" "$WWW$FEED.gz" || log "note: the baseline's gzip bytes differ from Kabar's"
+fi
+for side in KABAR NGINX ${BASELINE_BIN:+BASELINE}; do
+  base=${!side}
+  etag_var=${side}_ETAG
+  code=$(curl -so /dev/null -w '%{http_code}' -H 'Accept-Encoding: gzip' -H "If-None-Match: ${!etag_var}" "$base$FEED")
+  [ "$code" = 304 ] || { echo "load.sh: $side answered $code to If-None-Match" >&2; exit 1; }
+done
+log "same bytes from both; identity $(stat -c %s "$WWW$FEED") B, gzip $(stat -c %s "$WWW$FEED.gz") B"
+log "Kabar:"; sed 's/^/#   /' "$WORK/kabar-headers" | tr -d '\r' >&2
+log "nginx:"; curl -fs -D - -o /dev/null -H 'Accept-Encoding: gzip' "$NGINX$FEED" | tr -d '\r' | sed 's/^/#   /' >&2
+
+# --- load ----------------------------------------------------------------------
+pids_of() {
+  case $1 in
+    kabar) echo "$KABAR_PID" ;;
+    baseline) echo "$BASELINE_PID" ;;
+    nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
+  esac
+}
+cpu_ticks() {
+  local total=0 pid
+  for pid in $(pids_of "$1"); do
+    # utime and stime: fields 14 and 15, counted after the ")" that ends the name.
+    total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+  done
+  echo "$total"
+}
+
+# wrk output → "rps p99_ms requests errors"
+parse_wrk() {
+  python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+p99 = float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+requests = int(re.search(r"(\d+) requests in", text).group(1))
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+errors = (int(bad.group(1)) if bad else 0) + (sum(map(int, sock.groups())) if sock else 0)
+print(f"{rps:.0f} {p99:.3f} {requests} {errors}")
+PY
+}
+
+RESULTS=$WORK/results
+: > "$RESULTS"
+run() { # scenario server round
+  local scenario=$1 server=$2 round=$3 url headers=() etag
+  case $server in
+    kabar) url=$KABAR$FEED; etag=$KABAR_ETAG ;;
+    nginx) url=$NGINX$FEED; etag=$NGINX_ETAG ;;
+    baseline) url=$BASELINE$FEED; etag=$BASELINE_ETAG ;;
+  esac
+  case $scenario in
+    plain) ;;
+    gzip) headers=(-H 'Accept-Encoding: gzip') ;;
+    304) headers=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $etag") ;;
+  esac
+  local before after out=$WORK/wrk-$scenario-$server-$round.txt
+  before=$(cpu_ticks "$server")
+  timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "${headers[@]}" "$url" > "$out"
+  after=$(cpu_ticks "$server")
+  read -r rps p99 requests errors < <(parse_wrk "$out")
+  local cpu_us
+  cpu_us=$(python3 -c "print(f'{($after - $before) / $CLK_TCK / max($requests, 1) * 1e6:.2f}')")
+  echo "$scenario $server $round $rps $p99 $cpu_us $errors" >> "$RESULTS"
+  log "$scenario round $round $server: $rps req/s, p99 $p99 ms, $cpu_us µs CPU/req, $errors errors"
+}
+
+for scenario in $SCENARIOS; do
+  for round in $(seq "$ROUNDS"); do
+    for server in $SERVERS; do run "$scenario" "$server" "$round"; done
+  done
+done
+
+KABAR_STATUS=/proc/$KABAR_PID/status
+HWM_KB=$(awk '/^VmHWM/ {print $2}' "$KABAR_STATUS")
+RSS_KB=$(awk '/^VmRSS/ {print $2}' "$KABAR_STATUS")
+stop "$KABAR_PID"; KABAR_PID=""
+stop "$NGINX_PID"; NGINX_PID=""
+stop "$BASELINE_PID"; BASELINE_PID=""
+
+# --- startup with a large store ------------------------------------------------
+STORE_DIR=$TARGET_DIR/kabar-bench
+STARTUP_STORE=$STORE_DIR/load-startup-$STARTUP_ARTICLES.sqlite
+if [ "$STARTUP_RUNS" -gt 0 ]; then
+  if [ ! -e "$STARTUP_STORE" ]; then
+    log "generating the $STARTUP_ARTICLES-article store (once; kept as $STARTUP_STORE)"
+    mkdir -p "$STORE_DIR"
+    rm -f "$STARTUP_STORE.partial"*
+    "$CORPUS" sqlite "$STARTUP_ARTICLES" "$STARTUP_STORE.partial"
+    mv "$STARTUP_STORE.partial" "$STARTUP_STORE"
+  fi
+  log "startup: exec to first 200 on $FEED, $STARTUP_RUNS runs"
+  STARTUP=$(python3 - "$BIN" "$ROOT/feeds.toml" "$STARTUP_STORE" "$KABAR_PORT" "$FEED" "$STARTUP_RUNS" <<'PY'
+import socket, statistics, subprocess, sys, time
+binary, config, store, port, feed, runs = sys.argv[1:7]
+times = []
+for _ in range(int(runs)):
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [binary, "serve", "--config", config, "--store", store, "--listen", f"127.0.0.1:{port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={"KABAR_LOG": "warn"})
+    try:
+        while True:
+            if time.monotonic() - started > 30:
+                raise SystemExit("no 200 within 30 s")
+            try:
+                with socket.create_connection(("127.0.0.1", int(port)), timeout=5) as s:
+                    s.sendall(f"GET {feed} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+                    status = s.recv(12)
+                if status.startswith(b"HTTP/1.1 200"):
+                    times.append((time.monotonic() - started) * 1e3)
+                    break
+            except OSError:
+                pass
+            time.sleep(0.001)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+print(f"{statistics.median(times):.0f} {min(times):.0f} {max(times):.0f}")
+PY
+)
+fi
+
+# --- report --------------------------------------------------------------------
+echo
+echo "Kabar vs nginx: $FEED, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds (A B A B)"
+echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+python3 - "$RESULTS" <<'PY'
+import collections, statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+by = collections.defaultdict(dict)
+for scenario, server, rnd, rps, p99, cpu, errors in rows:
+    by[(scenario, int(rnd))][server] = (float(rps), float(p99), float(cpu), int(errors))
+print()
+print("| scenario | round | Kabar req/s | nginx req/s | ratio | Kabar p99 ms | nginx p99 ms | p99 ratio | Kabar CPU µs/req | nginx CPU µs/req | CPU ratio | errors |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+summary = collections.defaultdict(lambda: collections.defaultdict(list))
+for (scenario, rnd), servers in by.items():
+    if "kabar" not in servers or "nginx" not in servers:
+        continue
+    k, n = servers["kabar"], servers["nginx"]
+    ratio, p99r, cpur = k[0] / n[0], k[1] / n[1], k[2] / n[2]
+    for name, value in (("ratio", ratio), ("p99", p99r), ("cpu", cpur), ("krps", k[0]), ("nrps", n[0])):
+        summary[scenario][name].append(value)
+    print(f"| {scenario} | {rnd} | {k[0]:.0f} | {n[0]:.0f} | {ratio:.2f} | {k[1]:.2f} | {n[1]:.2f} | {p99r:.2f} | {k[2]:.1f} | {n[2]:.1f} | {cpur:.2f} | {k[3]}/{n[3]} |")
+print()
+print("| scenario | req/s ratio, median (range) | p99 ratio, median (range) | CPU/req ratio, median (range) |")
+print("| --- | --- | --- | --- |")
+f = lambda xs: f"{statistics.median(xs):.2f} ({min(xs):.2f}–{max(xs):.2f})"
+for scenario, s in summary.items():
+    print(f"| {scenario} | {f(s['ratio'])} | {f(s['p99'])} | {f(s['cpu'])} |")
+before = collections.defaultdict(lambda: collections.defaultdict(list))
+for (scenario, rnd), servers in by.items():
+    if "baseline" in servers and "kabar" in servers and "nginx" in servers:
+        b, k, n = servers["baseline"], servers["kabar"], servers["nginx"]
+        for name, value in (("rps", b[0] / n[0]), ("p99", b[1] / n[1]), ("cpu", b[2] / n[2]),
+                            ("gain", k[0] / b[0]), ("cpu_gain", k[2] / b[2])):
+            before[scenario][name].append(value)
+if before:
+    print()
+    print("Baseline (BASELINE_BIN) in the same rounds:")
+    print()
+    print("| scenario | baseline/nginx req/s | baseline/nginx p99 | baseline/nginx CPU/req | Kabar/baseline req/s | Kabar/baseline CPU/req |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for scenario, s in before.items():
+        print(f"| {scenario} | {f(s['rps'])} | {f(s['p99'])} | {f(s['cpu'])} | {f(s['gain'])} | {f(s['cpu_gain'])} |")
+PY
+echo
+echo "Kabar peak RSS with every resource cached (identity, gzip, br), after the rounds: VmHWM $((HWM_KB / 1024)) MiB ($HWM_KB kB), VmRSS $((RSS_KB / 1024)) MiB"
+echo "kabar import of $ARTICLES articles: $IMPORT_RATE articles/s"
+if [ -n "${STARTUP:-}" ]; then
+  read -r median low high <<< "$STARTUP"
+  echo "startup, exec to first 200 on $FEED with $STARTUP_ARTICLES articles: median $median ms (range $low–$high ms, $STARTUP_RUNS runs)"
+fi
