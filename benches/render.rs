@@ -10,6 +10,12 @@
 //!
 //! `cargo bench --bench render`; `KABAR_BENCH_SIZES=1000` limits the sizes, and
 //! criterion's own filter picks benchmarks (`cargo bench --bench render -- cold/1000/fr`).
+//!
+//! `KABAR_BENCH_CPU=1` measures the CPU time of the whole process (every
+//! thread: the store read runs on tokio's blocking pool) instead of wall-clock
+//! time, under group names ending in `-cpu`: on a machine shared with other
+//! work, wall-clock time counts the time other processes had the core, CPU
+//! time does not.
 
 #[path = "support/corpus.rs"]
 mod corpus;
@@ -19,7 +25,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter};
+use criterion::{BatchSize, Criterion, Throughput};
 use kabar::cache;
 use kabar::feed::{self, Format};
 use kabar::representation::{Encoding, Representation};
@@ -111,12 +118,12 @@ fn lang_index(config: &Config, code: &str) -> usize {
 }
 
 /// Store read + build + render + compress, for every language and format.
-fn cold(c: &mut Criterion) {
+fn cold<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
     let rt = runtime();
     let config = config();
     for size in sizes() {
         let store = store(&rt, size);
-        let mut group = c.benchmark_group(format!("cold/{size}"));
+        let mut group = c.benchmark_group(format!("cold{suffix}/{size}"));
         for code in LANGS {
             let lang = lang_index(&config, code);
             let query = feed::query(&config, &config.languages[lang], None);
@@ -138,12 +145,12 @@ fn cold(c: &mut Criterion) {
 /// The cold path cut into its steps, for one feed of each script: the store
 /// read at every size, the rest at the first size (it does not see the
 /// store): where the milliseconds go.
-fn steps(c: &mut Criterion) {
+fn steps<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
     let rt = runtime();
     let config = config();
     for size in sizes() {
         let store = store(&rt, size);
-        let mut group = c.benchmark_group(format!("steps/{size}"));
+        let mut group = c.benchmark_group(format!("steps{suffix}/{size}"));
         for code in LANGS {
             let query = feed::query(&config, &config.languages[lang_index(&config, code)], None);
             group.bench_function(format!("{code}/rows"), |b| {
@@ -154,7 +161,7 @@ fn steps(c: &mut Criterion) {
     }
     let size = sizes()[0];
     let store = store(&rt, size);
-    let mut group = c.benchmark_group(format!("steps/{size}"));
+    let mut group = c.benchmark_group(format!("steps{suffix}/{size}"));
     for code in LANGS {
         let lang = lang_index(&config, code);
         let language = &config.languages[lang];
@@ -198,7 +205,7 @@ fn steps(c: &mut Criterion) {
 /// Brotli and gzip alone at several levels on the RSS body of each language:
 /// the size each buys and its price, to choose `BROTLI_QUALITY` and
 /// `GZIP_LEVEL` in `src/representation.rs` by measurement.
-fn compression_levels(c: &mut Criterion) {
+fn compression_levels<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
     let rt = runtime();
     let config = config();
     let size = sizes()[0];
@@ -211,7 +218,7 @@ fn compression_levels(c: &mut Criterion) {
             .expect("rows");
         let built = feed::build(&config, language, None, &rows);
         let body = kabar::render::feed(&built, Format::Rss, &config).expect("render");
-        let mut group = c.benchmark_group(format!("brotli/{code}/rss"));
+        let mut group = c.benchmark_group(format!("brotli{suffix}/{code}/rss"));
         for quality in [1, 2, 3, 4, 5, 6, 9, 11] {
             eprintln!(
                 "{code} brotli q{quality}: {} B of {} B",
@@ -223,7 +230,7 @@ fn compression_levels(c: &mut Criterion) {
             });
         }
         group.finish();
-        let mut group = c.benchmark_group(format!("gzip/{code}/rss"));
+        let mut group = c.benchmark_group(format!("gzip{suffix}/{code}/rss"));
         for level in [1, 2, 3, 4, 5, 6, 9] {
             eprintln!(
                 "{code} gzip {level}: {} B of {} B",
@@ -257,12 +264,120 @@ fn brotli(body: &[u8], quality: u32) -> Vec<u8> {
     out
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default()
-        .sample_size(40)
+fn config_for<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
+    c.sample_size(40)
         .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(4));
-    targets = cold, steps, compression_levels
+        .measurement_time(Duration::from_secs(4))
+        .configure_from_args()
 }
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("KABAR_BENCH_CPU").is_some() {
+        let mut c = config_for(Criterion::default().with_measurement(ProcessCpu));
+        cold(&mut c, "-cpu");
+        steps(&mut c, "-cpu");
+        compression_levels(&mut c, "-cpu");
+        c.final_summary();
+    } else {
+        let mut c = config_for(Criterion::default());
+        cold(&mut c, "");
+        steps(&mut c, "");
+        compression_levels(&mut c, "");
+        c.final_summary();
+    }
+}
+
+/// CPU time of the whole process, all threads, in nanoseconds.
+struct ProcessCpu;
+
+impl ProcessCpu {
+    fn now() -> u64 {
+        /// `CLOCK_PROCESS_CPUTIME_ID` in Linux's time.h.
+        const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+        #[repr(C)]
+        struct Timespec {
+            sec: i64,
+            nsec: i64,
+        }
+        unsafe extern "C" {
+            fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
+        }
+        let mut time = Timespec { sec: 0, nsec: 0 };
+        // SAFETY: `time` is a valid, writable timespec for the call.
+        let status = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut time) };
+        assert_eq!(status, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
+        u64::try_from(time.sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(time.nsec).unwrap_or(0)
+    }
+}
+
+impl Measurement for ProcessCpu {
+    type Intermediate = u64;
+    type Value = u64;
+
+    fn start(&self) -> u64 {
+        ProcessCpu::now()
+    }
+
+    fn end(&self, start: u64) -> u64 {
+        ProcessCpu::now().saturating_sub(start)
+    }
+
+    fn add(&self, a: &u64, b: &u64) -> u64 {
+        a + b
+    }
+
+    fn zero(&self) -> u64 {
+        0
+    }
+
+    fn to_f64(&self, value: &u64) -> f64 {
+        *value as f64
+    }
+
+    fn formatter(&self) -> &dyn ValueFormatter {
+        &CpuFormatter
+    }
+}
+
+/// Nanoseconds of CPU, shown like criterion's wall-clock times.
+struct CpuFormatter;
+
+impl ValueFormatter for CpuFormatter {
+    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e3 {
+            (1.0, "ns (CPU)")
+        } else if typical < 1e6 {
+            (1e-3, "µs (CPU)")
+        } else if typical < 1e9 {
+            (1e-6, "ms (CPU)")
+        } else {
+            (1e-9, "s (CPU)")
+        };
+        for value in values {
+            *value *= factor;
+        }
+        unit
+    }
+
+    fn scale_throughputs(
+        &self,
+        _: f64,
+        throughput: &Throughput,
+        values: &mut [f64],
+    ) -> &'static str {
+        let per = match throughput {
+            Throughput::Bytes(n) | Throughput::BytesDecimal(n) | Throughput::Elements(n) => {
+                *n as f64
+            }
+            _ => 1.0,
+        };
+        for value in values {
+            *value = per * 1e9 / *value;
+        }
+        "per CPU second"
+    }
+
+    fn scale_for_machines(&self, _: &mut [f64]) -> &'static str {
+        "ns"
+    }
+}

@@ -14,16 +14,16 @@ use bytes::Bytes;
 use chrono::{DateTime, TimeZone};
 use hyper::header::HeaderValue;
 
-/// Brotli quality: 5 is the lowest that is clearly smaller than gzip -6 on
-/// feeds (6–9 % on a 50-item feed; 4 and below come out within 1 % of gzip or
-/// larger, for CJK text up to 10 % larger), at 4–6 ms for 200–270 KB. Made
-/// once per render, on the first request that wants it.
+/// Brotli quality: 5 is the lowest that is smaller than gzip -6 on feeds (3–8 %
+/// on a 50-item feed; 4 and below come out as large as gzip or larger, up to
+/// 10 % for CJK text), at 4–6 ms for 200–270 KB. Made once per render, on the
+/// first request that wants it.
 const BROTLI_QUALITY: u32 = 5;
 /// Brotli windows (log2 of bytes): the smallest that covers the body, within
 /// these bounds. A window past the body compresses no better and makes the
 /// encoder allocate (and the allocator keep) up to 4 MiB per compression.
 const BROTLI_WINDOW: std::ops::RangeInclusive<u32> = 16..=22;
-/// Gzip level: 6 is within 1 % of 9's size; 4 is 3 % larger for 20 % less
+/// Gzip level: 6 is within 1 % of 9's size; 4 is 1–6 % larger for 5–23 % less
 /// time, not worth the bytes every poll sends (zlib-rs; see BENCHMARKS.md).
 const GZIP_LEVEL: u32 = 6;
 
