@@ -172,29 +172,9 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Response {
-    let stream = TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .expect("handshake");
-    tokio::spawn(conn);
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    let body = http_body_util::Full::new(body.into());
-    let response = sender
-        .send_request(req.body(body).expect("request"))
-        .await
-        .expect("response");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes();
-    Response {
-        status: parts.status,
-        headers: parts.headers,
-        body,
+    match exchange(addr, method, path, headers, body.into()).await {
+        Ok(response) => response,
+        Err(error) => panic!("{method} {path}: {error}"),
     }
 }
 
@@ -207,10 +187,24 @@ pub async fn try_send(
     headers: &[(&str, &str)],
     body: impl Into<Bytes>,
 ) -> Option<StatusCode> {
-    let stream = TcpStream::connect(addr).await.ok()?;
+    exchange(addr, method, path, headers, body.into())
+        .await
+        .ok()
+        .map(|r| r.status)
+}
+
+/// The request and its whole response, or what failed on the way.
+async fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> Result<Response, String> {
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .ok()?;
+        .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     let mut req = Request::builder()
         .method(method)
@@ -219,13 +213,17 @@ pub async fn try_send(
     for (name, value) in headers {
         req = req.header(*name, *value);
     }
-    let response = sender
-        .send_request(req.body(http_body_util::Full::new(body.into())).ok()?)
-        .await
-        .ok()?;
-    let status = response.status();
-    response.into_body().collect().await.ok()?;
-    Some(status)
+    let req = req
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| e.to_string())?;
+    let response = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Response {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    })
 }
 
 /// Sends `raw` bytes and returns everything the server answers until it closes.
