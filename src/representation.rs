@@ -23,9 +23,10 @@ const BROTLI_QUALITY: u32 = 5;
 /// these bounds. A window past the body compresses no better and makes the
 /// encoder allocate (and the allocator keep) up to 4 MiB per compression.
 const BROTLI_WINDOW: std::ops::RangeInclusive<u32> = 16..=22;
-/// Gzip level: 6 is within 1 % of 9's size; 4 is 1–6 % larger for 5–23 % less
-/// time, not worth the bytes every poll sends (zlib-rs; see BENCHMARKS.md).
-const GZIP_LEVEL: u32 = 6;
+/// Gzip level: 5 is within 0.4–1 % of 6's size for 4–17 % less time (zlib-rs
+/// searches a quarter as many match candidates), and every cold render pays
+/// it; 4 is 2–6 % larger than 6, 9 under 1 % smaller (see BENCHMARKS.md).
+const GZIP_LEVEL: u32 = 5;
 
 /// A content coding Kabar can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +84,18 @@ pub struct Representation {
     pub rendered_at: Instant,
 }
 
+/// Everything a response for one coding of a resource takes from it, by
+/// reference: from the shared [`Representation`] or a thread's copy of it.
+#[derive(Debug, Clone, Copy)]
+pub struct Served<'a> {
+    pub encoding: Encoding,
+    pub content_type: &'a HeaderValue,
+    pub body: &'a Body,
+    pub last_modified: Option<&'a LastModified>,
+    pub link: Option<&'a HeaderValue>,
+    pub cache_control: &'a HeaderValue,
+}
+
 #[derive(Debug, Clone)]
 pub struct LastModified {
     pub time: SystemTime,
@@ -120,6 +133,19 @@ impl Representation {
             Encoding::Brotli => self
                 .brotli
                 .get_or_init(|| Body::new(brotli(&self.identity.bytes))),
+        }
+    }
+
+    /// What to answer with in `encoding` (see [`Representation::body`]),
+    /// under `cache_control`.
+    pub fn served<'a>(&'a self, encoding: Encoding, cache_control: &'a HeaderValue) -> Served<'a> {
+        Served {
+            encoding,
+            content_type: &self.content_type,
+            body: self.body(encoding),
+            last_modified: self.last_modified.as_ref(),
+            link: self.link.as_ref(),
+            cache_control,
         }
     }
 

@@ -53,7 +53,7 @@ pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
         lang: Some(feed.lang.clone()),
         ..atom_syndication::Feed::default()
     };
-    let mut out = Vec::with_capacity(64 * 1024);
+    let mut out = Vec::with_capacity(super::capacity(feed));
     atom.write_to(&mut out)?;
     Ok(out)
 }

@@ -120,7 +120,9 @@ pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
         },
         items: feed.items.iter().map(item).collect(),
     };
-    Ok(serde_json::to_vec(&json)?)
+    let mut out = Vec::with_capacity(super::capacity(feed));
+    serde_json::to_writer(&mut out, &json)?;
+    Ok(out)
 }
 
 fn item(item: &Item) -> JsonItem<'_> {

@@ -56,7 +56,7 @@ pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
         namespaces: BTreeMap::from([("media".to_owned(), MEDIA_NS.to_owned())]),
         ..Channel::default()
     };
-    let mut out = Vec::with_capacity(64 * 1024);
+    let mut out = Vec::with_capacity(super::capacity(feed));
     channel.write_to(&mut out)?;
     Ok(out)
 }
