@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hyper::header::HeaderValue;
-
 use crate::auth::ApiTokens;
 use crate::cache::{FeedCache, Resource};
 use crate::changes::OwnWrites;
@@ -15,19 +13,11 @@ use crate::metrics::Metrics;
 use crate::store::{ArticleStore, PgStore, SqliteStore, StoreError};
 use crate::websub::{PublishStats, Publisher, PublisherConfig};
 
-/// How long shared caches may keep a closed month's archive.
-const ARCHIVE_MAX_AGE_SECS: u64 = 86_400;
-
 pub struct App<S> {
     pub config: Arc<Config>,
     pub store: Arc<S>,
     pub cache: FeedCache<S>,
     pub metrics: Arc<Metrics>,
-    /// `Cache-Control` of every feed, built once from the configuration.
-    pub cache_control: HeaderValue,
-    /// `Cache-Control` of monthly archives: closed months change only when an
-    /// old article is corrected, so caches may keep them a day.
-    pub archive_cache_control: HeaderValue,
     /// Tokens the write API accepts; `None` turns the API off.
     pub tokens: Option<ApiTokens>,
     /// Writes this process made, so the change-log follower skips them.
@@ -40,17 +30,6 @@ pub struct App<S> {
 impl<S: ArticleStore> App<S> {
     pub fn new(config: Arc<Config>, store: Arc<S>, tokens: Option<ApiTokens>) -> Arc<App<S>> {
         let metrics = Arc::new(Metrics::default());
-        let c = &config.cache;
-        let cache_control = HeaderValue::from_str(&format!(
-            "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
-            c.max_age_secs, c.stale_while_revalidate_secs, c.stale_if_error_secs
-        ))
-        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
-        let archive_cache_control = HeaderValue::from_str(&format!(
-            "public, max-age={ARCHIVE_MAX_AGE_SECS}, stale-if-error={}",
-            c.stale_if_error_secs
-        ))
-        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400"));
         let publish_stats = Arc::new(PublishStats::default());
         let (publisher, _worker) = Publisher::start(
             PublisherConfig::new(config.site.hubs.clone()),
@@ -65,8 +44,6 @@ impl<S: ArticleStore> App<S> {
             config,
             store,
             metrics,
-            cache_control,
-            archive_cache_control,
             tokens,
             own_writes: OwnWrites::default(),
             publisher,

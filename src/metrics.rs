@@ -2,10 +2,12 @@
 //!
 //! Every label set is known in advance (routes, statuses, formats), so counters
 //! are plain atomics in fixed arrays: recording a request takes no lock and no
-//! allocation on the hot path.
+//! allocation on the hot path. The two counters every request moves are kept
+//! in per-thread shards, summed when read: one shared counter would make each
+//! core take its cache line from the other on every request.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 /// What a request was for, as a metric label.
@@ -58,10 +60,31 @@ pub const RENDER_KINDS: [&str; 5] = ["rss", "atom", "json", "opml", "index"];
 /// Upper bounds of the render-time histogram, in seconds.
 const RENDER_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];
 
+/// Shards of the per-request counters: more than the worker threads of the
+/// machines Kabar runs on; threads beyond that share.
+const SHARDS: usize = 16;
+
+/// The counters every request moves, one thread's share. Aligned so that two
+/// shards never share a cache line.
 #[derive(Default)]
-pub struct Metrics {
+#[repr(align(128))]
+struct Shard {
     requests: [[AtomicU64; STATUSES.len()]; Route::ALL.len()],
     cache_hits: AtomicU64,
+}
+
+/// This thread's shard: threads take them in turn as they first count.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
+    }
+    INDEX.try_with(|i| *i).unwrap_or(0)
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    shards: [Shard; SHARDS],
     cache_misses: AtomicU64,
     renders: [AtomicU64; RENDER_KINDS.len()],
     render_buckets: [AtomicU64; RENDER_BUCKETS.len()],
@@ -83,11 +106,15 @@ impl Metrics {
             .iter()
             .position(|x| *x == status)
             .unwrap_or(STATUSES.len() - 1);
-        self.requests[r][s].fetch_add(1, Relaxed);
+        self.shard().requests[r][s].fetch_add(1, Relaxed);
     }
 
     pub fn cache_hit(&self) {
-        self.cache_hits.fetch_add(1, Relaxed);
+        self.shard().cache_hits.fetch_add(1, Relaxed);
+    }
+
+    fn shard(&self) -> &Shard {
+        &self.shards[shard_index()]
     }
 
     pub fn cache_miss(&self) {
@@ -128,7 +155,11 @@ impl Metrics {
         out.push_str("# TYPE kabar_http_requests_total counter\n");
         for (r, route) in Route::ALL.iter().enumerate() {
             for (s, status) in STATUSES.iter().enumerate() {
-                let n = self.requests[r][s].load(Relaxed);
+                let n: u64 = self
+                    .shards
+                    .iter()
+                    .map(|shard| shard.requests[r][s].load(Relaxed))
+                    .sum();
                 if n > 0 {
                     let status = if *status == 0 {
                         "other".to_owned()
@@ -143,29 +174,30 @@ impl Metrics {
                 }
             }
         }
+        let hits = self.shards.iter().map(|s| s.cache_hits.load(Relaxed)).sum();
         counter(
             &mut out,
             "kabar_cache_hits_total",
             "Requests answered from the render cache.",
-            &self.cache_hits,
+            hits,
         );
         counter(
             &mut out,
             "kabar_cache_misses_total",
             "Requests that found no cached render.",
-            &self.cache_misses,
+            self.cache_misses.load(Relaxed),
         );
         counter(
             &mut out,
             "kabar_build_failures_total",
             "Rebuilds that failed.",
-            &self.build_failures,
+            self.build_failures.load(Relaxed),
         );
         counter(
             &mut out,
             "kabar_stale_served_total",
             "Responses served from the last good render after a failed rebuild.",
-            &self.stale_served,
+            self.stale_served.load(Relaxed),
         );
         out.push_str("# HELP kabar_renders_total Resources rendered, by kind.\n");
         out.push_str("# TYPE kabar_renders_total counter\n");
@@ -197,10 +229,9 @@ impl Metrics {
     }
 }
 
-fn counter(out: &mut String, name: &str, help: &str, value: &AtomicU64) {
+fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(
         out,
-        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-        value.load(Relaxed)
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
     );
 }

@@ -223,6 +223,81 @@ async fn a_version_put_changes_only_that_languages_feeds() {
     server.stop().await;
 }
 
+/// Each worker thread serves hits from its own copy of a render: after a
+/// write is acknowledged, no thread may answer from the copy it made before,
+/// in any coding, nor confirm the old ETag with a 304.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_a_write_no_worker_thread_serves_its_old_copy() {
+    let server = start_api().await;
+    let res = put(
+        &server,
+        "/api/v1/articles/robot-baru",
+        &article("robot-baru"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED);
+    let codings = ["identity", "gzip", "br"];
+    let burst = |headers: Vec<(&'static str, String)>| {
+        let addr = server.addr;
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let headers = headers.clone();
+                tokio::spawn(async move {
+                    let headers: Vec<(&str, &str)> =
+                        headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    common::request(addr, "GET", "/fr/rss.xml", &headers).await
+                })
+            })
+            .collect();
+        async move {
+            let mut responses = Vec::new();
+            for task in tasks {
+                responses.push(task.await.unwrap());
+            }
+            responses
+        }
+    };
+    // Every thread copies the render in every coding.
+    let mut old = Vec::new();
+    for coding in codings {
+        let responses = burst(vec![("accept-encoding", coding.to_owned())]).await;
+        let etag = responses[0].header("etag").unwrap().to_owned();
+        assert!(
+            responses
+                .iter()
+                .all(|r| r.header("etag") == Some(etag.as_str()))
+        );
+        old.push(etag);
+    }
+
+    let corrected =
+        json!({"translation": "machine", "title": "Titre corrigé partout", "body": "Texte."});
+    let res = put(
+        &server,
+        "/api/v1/articles/robot-baru/versions/fr",
+        &corrected,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text());
+
+    for (coding, old) in codings.iter().zip(&old) {
+        let responses = burst(vec![
+            ("accept-encoding", (*coding).to_owned()),
+            ("if-none-match", old.clone()),
+        ])
+        .await;
+        let etag = responses[0].header("etag").unwrap().to_owned();
+        assert_ne!(&etag, old, "{coding}");
+        for res in &responses {
+            assert_eq!(res.status, StatusCode::OK, "{coding}");
+            assert_eq!(res.header("etag"), Some(etag.as_str()), "{coding}");
+        }
+        let identity = server.get("/fr/rss.xml").await;
+        assert!(identity.text().contains("Titre corrigé partout"));
+    }
+    server.stop().await;
+}
+
 /// Feed bytes that must not move when a write is refused.
 async fn snapshot(server: &TestServer<SqliteStore>) -> Vec<bytes::Bytes> {
     let mut out = Vec::new();

@@ -16,10 +16,17 @@
 //! of the handler. Each of those resources has a slot holding what moka last
 //! handed out for it, with its generation and expiry; a hit is a shared read
 //! lock, one atomic load and a clock read. Moka stays the owner: whatever it
-//! evicts (size bound, TTL, invalidation) leaves its slot too.
+//! evicts (size bound, TTL, invalidation) leaves its slot too. Each worker
+//! thread serves hits from its own copy of the slot ([`local`]), so a hit
+//! writes nothing that another core reads.
+
+mod local;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use local::Local;
+use local::Stamp;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -134,9 +141,36 @@ pub struct FeedCache<S> {
     last_good: RwLock<HashMap<Resource, Arc<Representation>>>,
     /// The hit path of feeds, OPML and index, by [`FeedCache::slot`]: a subset
     /// of `rendered`, shared with its eviction listener.
-    hot: Arc<[RwLock<Option<Hot>>]>,
+    hot: Arc<[HotSlot]>,
     /// How long `rendered` keeps an entry, so a hot slot expires with it.
     ttl: Duration,
+    /// Tells this cache's per-thread copies from another cache's.
+    id: u64,
+    /// `Cache-Control` of feeds, OPML and index, from the configuration.
+    cache_control: HeaderValue,
+    /// `Cache-Control` of monthly archives: closed months change only when an
+    /// old article is corrected, so caches may keep them a day.
+    archive_cache_control: HeaderValue,
+}
+
+/// How long shared caches may keep a closed month's archive.
+const ARCHIVE_MAX_AGE_SECS: u64 = 86_400;
+
+/// A hot slot and the version of its content, bumped on every change so
+/// that per-thread copies know when to copy again.
+#[derive(Default)]
+struct HotSlot {
+    hot: RwLock<Option<Hot>>,
+    version: AtomicU64,
+}
+
+impl HotSlot {
+    /// Sets the slot's content, and moves its version on while holding the
+    /// lock, so a copy made under a version holds what the slot held then.
+    fn set(&self, hot: &mut Option<Hot>, value: Option<Hot>) {
+        *hot = value;
+        self.version.fetch_add(1, Ordering::AcqRel);
+    }
 }
 
 /// A render in a hot slot.
@@ -155,7 +189,7 @@ impl<S: ArticleStore> FeedCache<S> {
         // all its archive months.
         let slots =
             config.languages.len() * ((config.sections.len() + 1) * Format::ALL.len() + 1) + 2;
-        let hot: Arc<[RwLock<Option<Hot>>]> = (0..slots).map(|_| RwLock::new(None)).collect();
+        let hot: Arc<[HotSlot]> = (0..slots).map(|_| HotSlot::default()).collect();
         let evicted = Arc::clone(&hot);
         let ttl = Duration::from_secs(config.cache.ttl_secs.max(1));
         let rendered = Cache::builder()
@@ -165,15 +199,20 @@ impl<S: ArticleStore> FeedCache<S> {
             .eviction_listener(move |_, rep: Arc<Representation>, _| {
                 // Rare (writes, the size bound, the TTL): a scan of a hundred slots.
                 for slot in evicted.iter() {
-                    let mut slot = slot.write().unwrap_or_else(PoisonError::into_inner);
-                    if slot.as_ref().is_some_and(|hot| Arc::ptr_eq(&hot.rep, &rep)) {
-                        *slot = None;
+                    let mut hot = slot.hot.write().unwrap_or_else(PoisonError::into_inner);
+                    if hot.as_ref().is_some_and(|hot| Arc::ptr_eq(&hot.rep, &rep)) {
+                        slot.set(&mut hot, None);
                     }
                 }
             })
             .build();
+        static IDS: AtomicU64 = AtomicU64::new(1);
+        let (cache_control, archive_cache_control) = cache_controls(&config);
         FeedCache {
             generations: (0..slots).map(|_| AtomicU64::new(0)).collect(),
+            id: IDS.fetch_add(1, Ordering::Relaxed),
+            cache_control,
+            archive_cache_control,
             config,
             store,
             metrics,
@@ -196,6 +235,59 @@ impl<S: ArticleStore> FeedCache<S> {
         // Out of line: moka's and the build's futures take kilobytes, which
         // every hit would otherwise carry and copy (BENCHMARKS.md).
         Box::pin(self.get_cold(resource, generation, hot)).await
+    }
+
+    /// Runs `f` on this thread's copy of the hot render of `resource`, when
+    /// there is one for its current generation: the hit path, which touches
+    /// only this thread's memory. `None` sends the caller to [`FeedCache::get`].
+    pub fn with_local<R>(
+        &self,
+        resource: Resource,
+        f: impl FnOnce(&mut Local) -> Option<R>,
+    ) -> Option<R> {
+        let slot = self.hot_slot(resource)?;
+        let stamp = self.stamp(slot);
+        let copied = std::cell::Cell::new(false);
+        let result = local::with(
+            self.id,
+            self.hot.len(),
+            slot,
+            stamp,
+            || {
+                let rep = self.hot_hit(slot, stamp.generation)?;
+                copied.set(true);
+                let expires = rep.rendered_at + self.ttl;
+                Some(Local::new(
+                    rep,
+                    stamp,
+                    expires,
+                    self.cache_control(resource),
+                ))
+            },
+            f,
+        );
+        if copied.get() {
+            local::sweep(self.id, |slot| self.stamp(slot));
+        }
+        if result.is_some() {
+            self.metrics.cache_hit();
+        }
+        result
+    }
+
+    /// `Cache-Control` for `resource`.
+    pub fn cache_control(&self, resource: Resource) -> &HeaderValue {
+        match resource {
+            Resource::Archive { .. } => &self.archive_cache_control,
+            _ => &self.cache_control,
+        }
+    }
+
+    fn stamp(&self, slot: usize) -> Stamp {
+        Stamp {
+            generation: self.generations[slot].load(Ordering::Acquire),
+            version: self.hot[slot].version.load(Ordering::Acquire),
+        }
     }
 
     /// [`FeedCache::get`] past the hot slot: moka, then a build, then the last
@@ -292,6 +384,7 @@ impl<S: ArticleStore> FeedCache<S> {
     /// still holds it.
     fn hot_hit(&self, slot: usize, generation: u64) -> Option<Arc<Representation>> {
         let hot = self.hot[slot]
+            .hot
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         hot.as_ref()
@@ -303,15 +396,19 @@ impl<S: ArticleStore> FeedCache<S> {
     /// the slot already holds a newer generation's render.
     fn remember(&self, slot: Option<usize>, generation: u64, rep: &Arc<Representation>) {
         let Some(slot) = slot else { return };
-        let mut hot = self.hot[slot]
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if hot.as_ref().is_none_or(|hot| hot.generation <= generation) {
-            *hot = Some(Hot {
+        let slot = &self.hot[slot];
+        let mut hot = slot.hot.write().unwrap_or_else(PoisonError::into_inner);
+        let replaces = hot.as_ref().is_none_or(|hot| {
+            hot.generation < generation
+                || (hot.generation == generation && !Arc::ptr_eq(&hot.rep, rep))
+        });
+        if replaces {
+            let value = Some(Hot {
                 generation,
                 expires: rep.rendered_at + self.ttl,
                 rep: Arc::clone(rep),
             });
+            slot.set(&mut hot, value);
         }
     }
 
@@ -553,6 +650,22 @@ mod allocator {
             });
         }
     }
+}
+
+/// `Cache-Control` of feeds (and OPML, index) and of monthly archives.
+fn cache_controls(config: &Config) -> (HeaderValue, HeaderValue) {
+    let c = &config.cache;
+    let feeds = HeaderValue::from_str(&format!(
+        "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
+        c.max_age_secs, c.stale_while_revalidate_secs, c.stale_if_error_secs
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
+    let archives = HeaderValue::from_str(&format!(
+        "public, max-age={ARCHIVE_MAX_AGE_SECS}, stale-if-error={}",
+        c.stale_if_error_secs
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400"));
+    (feeds, archives)
 }
 
 /// Rendering and compression are CPU work: keep them off the async workers.

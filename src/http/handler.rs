@@ -20,21 +20,22 @@ use super::{api, negotiate};
 use crate::app::App;
 use crate::cache::Resource;
 use crate::metrics;
+use crate::representation::Served;
 use crate::store::ArticleStore;
 
 pub type Body = Full<Bytes>;
 
 /// Entry point for hyper: never fails, never panics on input.
 pub async fn handle<S: ArticleStore>(
-    app: Arc<App<S>>,
+    app: &App<S>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let (route, response) = if req.uri().path().starts_with(api::PREFIX) && has_host(&req) {
         // Boxed: the write path's future is large, and would make every
         // feed request's future as large.
-        (metrics::Route::Api, Box::pin(api::respond(&app, req)).await)
+        (metrics::Route::Api, Box::pin(api::respond(app, req)).await)
     } else {
-        respond(&app, &req).await
+        respond(app, &req).await
     };
     app.metrics.request(route, response.status().as_u16());
     Ok(response)
@@ -110,6 +111,15 @@ async fn resource_response<S: ArticleStore>(
     req: &Request<Incoming>,
     resource: Resource,
 ) -> Response<Body> {
+    let encoding = negotiate::encoding(req.headers());
+    // A hit: this thread's copy of the render (see `cache::local`).
+    if let Some(response) = app.cache.with_local(resource, |local| {
+        local
+            .served(encoding)
+            .map(|served| respond_with(req, served))
+    }) {
+        return response;
+    }
     let rep = match app.cache.get(resource).await {
         Ok(rep) => rep,
         Err(error) if error.is_not_found() => {
@@ -122,7 +132,6 @@ async fn resource_response<S: ArticleStore>(
             );
         }
     };
-    let encoding = negotiate::encoding(req.headers());
     if !rep.is_ready(encoding) {
         // The first brotli request of a render compresses it: CPU work, kept
         // off the async workers like rendering (inline if the pool is gone).
@@ -132,18 +141,19 @@ async fn resource_response<S: ArticleStore>(
         })
         .await;
     }
-    let body = rep.body(encoding);
-    let not_modified =
-        negotiate::not_modified(req.headers(), &body.etag, rep.last_modified.as_ref());
+    respond_with(req, rep.served(encoding, app.cache.cache_control(resource)))
+}
+
+/// The response to `req` from `served`: 304 when the client's validators
+/// match, else the body with its headers.
+fn respond_with(req: &Request<Incoming>, served: Served<'_>) -> Response<Body> {
+    let body = served.body;
+    let not_modified = negotiate::not_modified(req.headers(), &body.etag, served.last_modified);
     // Every value is precomputed: each insert clones a static or shared value.
     // Sized for all of them, so the map is allocated once and never rehashed.
     let mut headers = HeaderMap::with_capacity(RESOURCE_HEADERS);
     headers.insert(ETAG, body.etag.clone());
-    let cache_control = match resource {
-        Resource::Archive { .. } => &app.archive_cache_control,
-        _ => &app.cache_control,
-    };
-    headers.insert(CACHE_CONTROL, cache_control.clone());
+    headers.insert(CACHE_CONTROL, served.cache_control.clone());
     headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     headers.insert(
@@ -158,14 +168,14 @@ async fn resource_response<S: ArticleStore>(
         *response.headers_mut() = headers;
         return response;
     }
-    headers.insert(CONTENT_TYPE, rep.content_type.clone());
-    if let Some(token) = encoding.token() {
+    headers.insert(CONTENT_TYPE, served.content_type.clone());
+    if let Some(token) = served.encoding.token() {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(token));
     }
-    if let Some(modified) = &rep.last_modified {
+    if let Some(modified) = served.last_modified {
         headers.insert(LAST_MODIFIED, modified.header.clone());
     }
-    if let Some(link) = &rep.link {
+    if let Some(link) = served.link {
         headers.insert(LINK, link.clone());
     }
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

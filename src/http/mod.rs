@@ -107,11 +107,15 @@ async fn connection<S: ArticleStore>(
         _ => return,
     }
     let stream = watchdog::Watched::new(stream, Arc::clone(&progress));
+    // Every request's future holds the app. Cloned from a handle of this
+    // connection's own, its reference count is written by this connection's
+    // thread only, instead of by every core's requests in turn.
+    let app = Arc::new(app);
     let service = service_fn(move |req| {
         let busy = progress.request();
-        let response = handler::handle(Arc::clone(&app), req);
+        let app = Arc::clone(&app);
         async move {
-            let response = response.await;
+            let response = handler::handle(&app, req).await;
             drop(busy);
             response
         }
