@@ -247,13 +247,15 @@ pids_of() {
     nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
   esac
 }
+# "user system" CPU ticks of every process of a server.
 cpu_ticks() {
-  local total=0 pid
+  local user=0 system=0 pid u s
   for pid in $(pids_of "$1"); do
     # utime and stime: fields 14 and 15, counted after the ")" that ends the name.
-    total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
+    read -r u s < <(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12, $13}')
+    user=$((user + u)); system=$((system + s))
   done
-  echo "$total"
+  echo "$user $system"
 }
 
 # wrk output → "rps p99_ms requests errors"
@@ -286,15 +288,17 @@ run() { # scenario server round
     gzip) headers=(-H 'Accept-Encoding: gzip') ;;
     304) headers=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $etag") ;;
   esac
-  local before after out=$WORK/wrk-$scenario-$server-$round.txt
-  before=$(cpu_ticks "$server")
+  local user0 sys0 user1 sys1 out=$WORK/wrk-$scenario-$server-$round.txt
+  read -r user0 sys0 < <(cpu_ticks "$server")
   timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "${headers[@]}" "$url" > "$out"
-  after=$(cpu_ticks "$server")
+  read -r user1 sys1 < <(cpu_ticks "$server")
   read -r rps p99 requests errors < <(parse_wrk "$out")
-  local cpu_us
-  cpu_us=$(python3 -c "print(f'{($after - $before) / $CLK_TCK / max($requests, 1) * 1e6:.2f}')")
+  local cpu_us user_us
+  per_request() { python3 -c "print(f'{$1 / $CLK_TCK / max($requests, 1) * 1e6:.2f}')"; }
+  cpu_us=$(per_request "$((user1 + sys1 - user0 - sys0))")
+  user_us=$(per_request "$((user1 - user0))")
   echo "$scenario $server $round $rps $p99 $cpu_us $errors" >> "$RESULTS"
-  log "$scenario round $round $server: $rps req/s, p99 $p99 ms, $cpu_us µs CPU/req, $errors errors"
+  log "$scenario round $round $server: $rps req/s, p99 $p99 ms, $cpu_us µs CPU/req ($user_us in user space), $errors errors"
 }
 
 for scenario in $SCENARIOS; do
