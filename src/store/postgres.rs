@@ -522,8 +522,26 @@ fn version_columns(row: &Row, at: usize) -> Result<VersionColumns, StoreError> {
         title: row.try_get(at + 3)?,
         summary: row.try_get(at + 4)?,
         format: row.try_get(at + 5)?,
-        body: row.try_get(at + 6)?,
+        body: row.try_get::<_, LongText>(at + 6)?.0,
     })
+}
+
+/// A TEXT column that may be long (an article body), checked as UTF-8 with
+/// SIMD as in the SQLite store: several times faster than the standard check
+/// on non-Latin text.
+struct LongText(String);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for LongText {
+    fn from_sql(
+        _: &tokio_postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(LongText(simdutf8::basic::from_utf8(raw)?.to_owned()))
+    }
+
+    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
+        <String as tokio_postgres::types::FromSql>::accepts(ty)
+    }
 }
 
 /// One row of [`feed_sql`].
