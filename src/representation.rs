@@ -23,7 +23,7 @@ const BROTLI_QUALITY: u32 = 5;
 /// these bounds. A window past the body compresses no better and makes the
 /// encoder allocate (and the allocator keep) up to 4 MiB per compression.
 const BROTLI_WINDOW: std::ops::RangeInclusive<u32> = 16..=22;
-/// Gzip level: 5 is within 0.4–1 % of 6's size for 4–17 % less time (zlib-rs
+/// Gzip level: 5 is within 0.4–1 % of 6's size for 3–17 % less time (zlib-rs
 /// searches a quarter as many match candidates), and every cold render pays
 /// it; 4 is 2–6 % larger than 6, 9 under 1 % smaller (see BENCHMARKS.md).
 const GZIP_LEVEL: u32 = 5;

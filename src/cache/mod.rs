@@ -13,20 +13,17 @@
 //!
 //! A hit on a feed, the OPML list or the index does not go through moka: moka
 //! records every read for its eviction policy, which costs as much as the rest
-//! of the handler. Each of those resources has a slot holding what moka last
-//! handed out for it, with its generation and expiry; a hit is a shared read
-//! lock, one atomic load and a clock read. Moka stays the owner: whatever it
-//! evicts (size bound, TTL, invalidation) leaves its slot too. Each worker
-//! thread serves hits from its own copy of the slot ([`local`]), so a hit
-//! writes nothing that another core reads.
+//! of the handler. Each of those resources has a hot slot holding what moka
+//! last handed out for it, with its generation and expiry; moka stays the
+//! owner, and whatever it evicts (size bound, TTL, invalidation) leaves its
+//! slot too. Each worker thread then serves hits from its own copy of the slot
+//! ([`local`]): two atomic loads and a clock read, and nothing written that
+//! another core reads.
 
 mod local;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-pub use local::Local;
-use local::Stamp;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -40,6 +37,8 @@ use crate::metrics::Metrics;
 use crate::render;
 use crate::representation::Representation;
 use crate::store::{ArticleStore, FeedQuery, FeedRow, StoreError, Touched};
+pub use local::Local;
+use local::Stamp;
 
 /// Something Kabar renders: a feed (by index into the configuration's languages
 /// and sections), a language's monthly Atom archive, the OPML list or the HTML
