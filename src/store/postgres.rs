@@ -526,9 +526,7 @@ fn version_columns(row: &Row, at: usize) -> Result<VersionColumns, StoreError> {
     })
 }
 
-/// A TEXT column that may be long (an article body), checked as UTF-8 with
-/// SIMD as in the SQLite store: several times faster than the standard check
-/// on non-Latin text.
+/// A TEXT column read with [`columns::long_text`].
 struct LongText(String);
 
 impl<'a> tokio_postgres::types::FromSql<'a> for LongText {
@@ -536,7 +534,7 @@ impl<'a> tokio_postgres::types::FromSql<'a> for LongText {
         _: &tokio_postgres::types::Type,
         raw: &'a [u8],
     ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(LongText(simdutf8::basic::from_utf8(raw)?.to_owned()))
+        Ok(LongText(columns::long_text(raw)?))
     }
 
     fn accepts(ty: &tokio_postgres::types::Type) -> bool {

@@ -445,17 +445,13 @@ fn version_columns(row: &Row, at: usize) -> rusqlite::Result<VersionColumns> {
     })
 }
 
-/// A TEXT column that may be long (an article body): checked as UTF-8 with
-/// SIMD, several times faster than the standard check on non-Latin text,
-/// which is most of what a feed read spends decoding.
+/// A TEXT column read with [`columns::long_text`].
 fn long_text(row: &Row, at: usize) -> rusqlite::Result<String> {
     use rusqlite::types::{FromSqlError, Type, ValueRef};
     match row.get_ref(at)? {
-        ValueRef::Text(bytes) => simdutf8::basic::from_utf8(bytes)
-            .map(str::to_owned)
-            .map_err(|error| {
-                rusqlite::Error::FromSqlConversionFailure(at, Type::Text, Box::new(error))
-            }),
+        ValueRef::Text(bytes) => columns::long_text(bytes).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(at, Type::Text, Box::new(error))
+        }),
         other => Err(rusqlite::Error::FromSqlConversionFailure(
             at,
             other.data_type(),
