@@ -1,6 +1,8 @@
 //! Request paths to what they name. Unknown names get a 404 that lists what
 //! exists, so a mistyped feed URL tells its reader how to fix it.
 
+use std::borrow::Cow;
+
 use crate::archive::Month;
 use crate::cache::Resource;
 use crate::config::Config;
@@ -38,11 +40,22 @@ pub enum RouteError {
     NotFound(String),
 }
 
-/// Routes a request path (without the query string).
+/// The most path segments a route has (`/{lang}/archive/{month}/atom.xml`).
+const MAX_SEGMENTS: usize = 4;
+
+/// Routes a request path (without the query string). A plain path, as every
+/// feed URL is, is matched in place: nothing is allocated on the way to a hit.
 pub fn route(config: &Config, raw_path: &str) -> Result<Route, RouteError> {
     let path = decode(raw_path)?;
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    match segments.as_slice() {
+    let no_route = || not_found(config, &format!("no route for {path:?}"));
+    let mut segments = [""; MAX_SEGMENTS];
+    let mut count = 0;
+    for segment in path.trim_start_matches('/').split('/') {
+        let slot = segments.get_mut(count).ok_or_else(no_route)?;
+        *slot = segment;
+        count += 1;
+    }
+    match &segments[..count] {
         [""] => Ok(Route::Resource(Resource::Index)),
         ["feeds.opml"] => Ok(Route::Resource(Resource::Opml)),
         ["healthz"] => Ok(Route::Health),
@@ -51,7 +64,7 @@ pub fn route(config: &Config, raw_path: &str) -> Result<Route, RouteError> {
         [lang, "archive", month, "atom.xml"] => archive(config, lang, month),
         [lang, file] => feed(config, lang, None, file),
         [lang, section, file] => feed(config, lang, Some(section), file),
-        _ => Err(not_found(config, &format!("no route for {path:?}"))),
+        _ => Err(no_route()),
     }
 }
 
@@ -109,9 +122,16 @@ fn not_found(config: &Config, what: &str) -> RouteError {
 }
 
 /// Percent-decodes the path; anything that does not decode to clean UTF-8 is a
-/// malformed request, not a missing page.
-fn decode(raw: &str) -> Result<String, RouteError> {
+/// malformed request, not a missing page. A path without escapes is returned
+/// as it is.
+fn decode(raw: &str) -> Result<Cow<'_, str>, RouteError> {
     let bad = |why: &str| RouteError::BadRequest(format!("400 Bad Request: {why} in the path.\n"));
+    if !raw.contains('%') {
+        if raw.chars().any(char::is_control) {
+            return Err(bad("a control character"));
+        }
+        return Ok(Cow::Borrowed(raw));
+    }
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -136,7 +156,7 @@ fn decode(raw: &str) -> Result<String, RouteError> {
     if path.chars().any(char::is_control) {
         return Err(bad("a control character"));
     }
-    Ok(path)
+    Ok(Cow::Owned(path))
 }
 
 #[cfg(test)]
@@ -190,6 +210,15 @@ mod tests {
         assert!(
             matches!(route(&config, "/fr/rss.json"), Err(RouteError::NotFound(b)) if b.contains("unknown feed format"))
         );
+        for path in [
+            "/fr/world/extra/more/rss.xml",
+            "/fr/archive/2026-10/atom.xml/x",
+        ] {
+            assert!(
+                matches!(route(&config, path), Err(RouteError::NotFound(b)) if b.contains("no route")),
+                "{path}"
+            );
+        }
     }
 
     #[test]
