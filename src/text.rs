@@ -216,6 +216,17 @@ pub fn fold_whitespace(s: &str) -> String {
             i += 1;
             continue;
         }
+        // One ASCII space between two ordinary characters is already folded:
+        // it stays in the run, so text is copied by the sentence, not the word.
+        if bytes[i] == b' '
+            && i > run
+            && bytes
+                .get(i + 1)
+                .is_some_and(|&next| !MAY_START_SPECIAL[usize::from(next)])
+        {
+            i += 1;
+            continue;
+        }
         let c = s
             .get(i..)
             .and_then(|rest| rest.chars().next())
@@ -1172,13 +1183,13 @@ fn cut_with_lookahead(text: &str, max: usize, lookahead: usize) -> Option<String
     // Ends of the first `budget` graphemes; grapheme boundaries are the only safe cuts.
     let mut grapheme_ends = Vec::with_capacity(budget.min(512));
     let mut count = 0usize;
-    for (start, grapheme) in text.grapheme_indices(true) {
+    for end in grapheme_ends_of(text) {
         count += 1;
         if count > needed {
             break;
         }
         if count <= budget {
-            grapheme_ends.push(start + grapheme.len());
+            grapheme_ends.push(end);
         }
     }
     if lookahead > 0 && count < needed {
@@ -1202,6 +1213,51 @@ fn cut_with_lookahead(text: &str, max: usize, lookahead: usize) -> Option<String
     out.push_str(kept);
     out.push_str(ELLIPSIS);
     Some(out)
+}
+
+/// Where each grapheme cluster of `text` ends, in order: the ends of
+/// `text.grapheme_indices(true)`, found faster in ordinary text.
+///
+/// UAX #29 always breaks between two characters whose Grapheme_Cluster_Break
+/// property is Other (rule GB999: no other rule names them on both sides), so
+/// a character of [`is_plain_grapheme`] followed by another, or by the end, is
+/// a cluster of its own. Anything else (marks, joiners, emoji, Hangul jamo,
+/// controls) goes to the segmenter, one cluster at a time from the boundary
+/// reached: no rule looks back across a boundary.
+fn grapheme_ends_of(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let rest = text.get(at..)?;
+        let mut chars = rest.chars();
+        let first = chars.next()?;
+        let len = if is_plain_grapheme(first) && chars.next().is_none_or(is_plain_grapheme) {
+            first.len_utf8()
+        } else {
+            rest.graphemes(true).next().map_or(rest.len(), str::len)
+        };
+        at += len;
+        Some(at)
+    })
+}
+
+/// Characters whose Grapheme_Cluster_Break is Other, in the scripts Kabar's
+/// feeds are written in: printable ASCII, Latin letters, general punctuation,
+/// Arabic letters, CJK punctuation, kana, ideographs and fullwidth forms. Checked
+/// against the segmenter, character by character, in the tests.
+fn is_plain_grapheme(c: char) -> bool {
+    matches!(c,
+        ' '..='~'
+            | '\u{A0}'..='\u{AC}'
+            | '\u{AE}'..='\u{2FF}'
+            | '\u{621}'..='\u{64A}'
+            | '\u{2010}'..='\u{2027}'
+            | '\u{2030}'..='\u{205E}'
+            | '\u{3000}'..='\u{3029}'
+            | '\u{3041}'..='\u{3096}'
+            | '\u{30A0}'..='\u{30FF}'
+            | '\u{4E00}'..='\u{9FFF}'
+            | '\u{FF01}'..='\u{FF60}'
+    )
 }
 
 /// The last word boundary in `text` at or before `limit` that is also one of
@@ -1318,9 +1374,86 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
     }
 
     #[test]
+    fn plain_graphemes_break_on_both_sides() {
+        let plain = [
+            '\u{20}', '~', '\u{A0}', '\u{2FF}', 'ا', 'ي', '—', '「', 'あ', 'ア', '中', '！',
+        ];
+        let ranges = [
+            ' '..='~',
+            '\u{A0}'..='\u{AC}',
+            '\u{AE}'..='\u{2FF}',
+            '\u{621}'..='\u{64A}',
+            '\u{2010}'..='\u{2027}',
+            '\u{2030}'..='\u{205E}',
+            '\u{3000}'..='\u{3029}',
+            '\u{3041}'..='\u{3096}',
+            '\u{30A0}'..='\u{30FF}',
+            '\u{4E00}'..='\u{9FFF}',
+            '\u{FF01}'..='\u{FF60}',
+        ];
+        for c in ranges.into_iter().flatten() {
+            assert!(is_plain_grapheme(c), "{c:?}");
+            for p in plain {
+                let s = format!("{p}{c}{p}{c}{c}");
+                assert_eq!(graphemes(&s), 5, "{s:?} does not break around {c:?}");
+            }
+        }
+        for c in [
+            '\u{AD}', '\u{300}', '\u{64B}', '\u{670}', '\u{200D}', '\u{302A}', '\u{3099}',
+        ] {
+            assert!(!is_plain_grapheme(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn grapheme_ends_match_the_segmenter() {
+        let pieces = [
+            "a",
+            "é",
+            "e\u{301}",
+            "中",
+            "ي",
+            "يَ",
+            "\u{600}ي",
+            "😀",
+            "👩\u{200D}💻",
+            "🇮🇩",
+            "🇫🇷🇯",
+            "\r\n",
+            "\r",
+            "\n",
+            " ",
+            "\u{AD}",
+            "한",
+            "\u{1100}\u{1161}",
+            "क्ष",
+            "\u{200B}",
+            "\u{FE0F}",
+            "\u{1F}",
+        ];
+        for a in pieces {
+            for b in pieces {
+                for c in pieces {
+                    let s = format!("{a}{b}{c}{a}");
+                    let expected: Vec<usize> = s
+                        .grapheme_indices(true)
+                        .map(|(start, g)| start + g.len())
+                        .collect();
+                    assert_eq!(grapheme_ends_of(&s).collect::<Vec<_>>(), expected, "{s:?}");
+                }
+            }
+        }
+        let sample: Vec<usize> = SAMPLE_FR
+            .grapheme_indices(true)
+            .map(|(start, g)| start + g.len())
+            .collect();
+        assert_eq!(grapheme_ends_of(SAMPLE_FR).collect::<Vec<_>>(), sample);
+    }
+
+    #[test]
     fn fast_folding_matches_the_character_loop() {
         let pieces = [
-            "a", "é", "中", "ي", "😀", " ", "  ", "\t", "\n", "\r\n", "\u{85}", "\u{A0}",
+            "a", "x y", "é", "中", "ي", "😀", " ", "  ", "\t", "\n", "\r\n", "\u{85}", "\u{A0}",
             "\u{1680}", "\u{2003}", "\u{200B}", "\u{2028}", "\u{202F}", "\u{205F}", "\u{3000}",
             "\u{3001}", "\u{0}", "\u{1}", "\u{B}", "\u{C}", "\u{1F}", "\u{7F}", "\u{FFFD}",
             "\u{FFFE}", "\u{FFFF}", "\u{E000}",
