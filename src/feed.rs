@@ -436,11 +436,13 @@ fn content_html(
     image: Option<&Image>,
     original: Option<&LinkTo>,
 ) -> String {
-    let mut html = format!(
+    // The body is most of it; the wrapper, image and notice fit in the rest.
+    let mut html = String::with_capacity(body.len() + 1024);
+    html.push_str(&format!(
         "<div lang=\"{}\" dir=\"{}\">\n",
         lang.code(),
         lang.direction.as_str()
-    );
+    ));
     if let Some(image) = image {
         html.push_str(&format!(
             "<figure><img src=\"{}\" alt=\"{}\"",

@@ -367,6 +367,12 @@ fn summarize_head(text: &str, max: usize) -> Option<String> {
 /// `&#39;`, which HTML 4 readers understand too (unlike `&apos;`).
 pub fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + s.len() / 8);
+    push_escaped_html(&mut out, s);
+    out
+}
+
+/// [`escape_html`] onto the end of `out`.
+fn push_escaped_html(out: &mut String, s: &str) {
     let mut run = 0;
     // The five characters are ASCII, so byte offsets are character boundaries.
     for (i, b) in s.bytes().enumerate() {
@@ -383,7 +389,6 @@ pub fn escape_html(s: &str) -> String {
         run = i + 1;
     }
     out.push_str(s.get(run..).unwrap_or(""));
-    out
 }
 
 fn is_xml_forbidden(c: char) -> bool {
@@ -507,11 +512,16 @@ fn comparison_key(s: &str) -> String {
 
 fn clean_text_body(body: &str, rules: &Rules) -> CleanBody {
     let paragraphs: Vec<String> = plain_paragraphs(body).filter(|p| !rules.drops(p)).collect();
-    let html = paragraphs
-        .iter()
-        .map(|p| format!("<p>{}</p>", escape_html(p)))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text_len: usize = paragraphs.iter().map(String::len).sum();
+    let mut html = String::with_capacity(text_len + text_len / 8 + paragraphs.len() * 8);
+    for (i, paragraph) in paragraphs.iter().enumerate() {
+        if i > 0 {
+            html.push('\n');
+        }
+        html.push_str("<p>");
+        push_escaped_html(&mut html, paragraph);
+        html.push_str("</p>");
+    }
     CleanBody {
         html,
         text: paragraphs.join("\n\n"),
@@ -556,7 +566,7 @@ fn lines_any(text: &str) -> impl Iterator<Item = &str> {
     std::iter::from_fn(move || {
         let s = rest?;
         // Bytes, not characters: both ends of line are ASCII.
-        match s.bytes().position(|b| b == b'\r' || b == b'\n') {
+        match memchr::memchr2(b'\r', b'\n', s.as_bytes()) {
             None => {
                 rest = None;
                 Some(s)
@@ -1070,7 +1080,7 @@ fn write_tokens(tokens: &[Token], out: &mut String) {
                     out.push(' ');
                     out.push_str(attribute);
                     out.push_str("=\"");
-                    out.push_str(&escape_html(value));
+                    push_escaped_html(out, value);
                     out.push('"');
                 }
                 out.push('>');
@@ -1080,7 +1090,7 @@ fn write_tokens(tokens: &[Token], out: &mut String) {
                 out.push_str(name);
                 out.push('>');
             }
-            Token::Text(text) => out.push_str(&escape_html(text)),
+            Token::Text(text) => push_escaped_html(out, text),
         }
     }
 }
