@@ -230,11 +230,12 @@ async fn serve_on<S: ArticleStore>(
     }
     let app = App::new(config, store, tokens);
     let follower = tokio::spawn(changes::follow(Arc::clone(&app)));
-    http::serve(listener, Arc::clone(&app), shutdown_signal()).await;
+    let served = http::serve(listener, Arc::clone(&app), shutdown_signal()).await;
     follower.abort();
     if !app.publisher.close(HUB_DRAIN_TIMEOUT).await {
         tracing::warn!("some WebSub pings were abandoned at shutdown");
     }
+    served.context("cannot start the serving threads")?;
     tracing::info!("stopped");
     Ok(())
 }

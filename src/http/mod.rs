@@ -7,8 +7,11 @@ mod handler;
 mod negotiate;
 mod routes;
 mod watchdog;
+mod workers;
 
 use std::future::Future;
+use std::io;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +21,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::net::{TcpListener, TcpStream};
 
+use self::workers::{Serving, Workers};
 use crate::app::App;
 use crate::store::ArticleStore;
 
@@ -29,11 +33,23 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting,
 /// lets in-flight requests finish (up to [`DRAIN_TIMEOUT`]) and returns.
+/// Connections are served on one thread per core ([`workers`]).
 pub async fn serve<S: ArticleStore>(
     listener: TcpListener,
     app: Arc<App<S>>,
     shutdown: impl Future<Output = ()>,
-) {
+) -> io::Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    serve_on_threads(listener, app, threads, shutdown).await
+}
+
+/// [`serve`] on `threads` serving threads.
+pub async fn serve_on_threads<S: ArticleStore>(
+    listener: TcpListener,
+    app: Arc<App<S>>,
+    threads: usize,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
     let header_timeout = Duration::from_secs(app.config.server.header_read_timeout_secs.get());
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // No timer for HTTP/1, so hyper arms none per request: the connection
@@ -47,27 +63,20 @@ pub async fn serve<S: ArticleStore>(
         .max_header_list_size(
             u32::try_from(app.config.server.max_header_bytes.get()).unwrap_or(u32::MAX),
         );
+    let mut workers = Workers::start(
+        threads,
+        Serving {
+            app,
+            builder,
+            header_timeout,
+        },
+    )?;
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    let progress = Arc::new(watchdog::Progress::default());
-                    let task = tokio::spawn(connection(
-                        stream,
-                        builder.clone(),
-                        Arc::clone(&app),
-                        header_timeout,
-                        graceful.watcher(),
-                        Arc::clone(&progress),
-                    ));
-                    tokio::spawn(watchdog::watch(
-                        Arc::downgrade(&progress),
-                        task.abort_handle(),
-                        header_timeout,
-                    ));
-                }
+                Ok((stream, _peer)) => workers.hand_off(stream, graceful.watcher()),
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(error) => {
                     tracing::warn!(%error, "accept failed");
@@ -85,6 +94,8 @@ pub async fn serve<S: ArticleStore>(
     {
         tracing::warn!("in-flight requests did not finish in {DRAIN_TIMEOUT:?}; closing them");
     }
+    workers.stop().await;
+    Ok(())
 }
 
 /// Serves one connection once the client has sent its first byte, counting

@@ -56,7 +56,7 @@ pub struct TestServer<S: ArticleStore> {
     pub app: Arc<App<S>>,
     pub dir: Option<TempDir>,
     shutdown: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
     /// The change-log follower, as `kabar serve` runs it.
     follower: JoinHandle<()>,
 }
@@ -83,6 +83,11 @@ pub async fn serve<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestS
     serve_with_tokens(config, store, None).await
 }
 
+/// Serving threads of a test server: more than one, so that every test also
+/// crosses threads (per-thread copies of renders, hand-offs), whatever the
+/// machine's core count.
+const SERVING_THREADS: usize = 4;
+
 /// The token tests use for the write API.
 pub const TOKEN: &str = "test-token-0123456789abcdef";
 
@@ -103,9 +108,14 @@ async fn serve_with_tokens<S: ArticleStore>(
     let app = App::new(config, store, tokens);
     let follower = tokio::spawn(kabar::changes::follow(Arc::clone(&app)));
     let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(kabar::http::serve(listener, Arc::clone(&app), async {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(kabar::http::serve_on_threads(
+        listener,
+        Arc::clone(&app),
+        SERVING_THREADS,
+        async {
+            let _ = rx.await;
+        },
+    ));
     TestServer {
         addr,
         app,
@@ -132,7 +142,9 @@ impl<S: ArticleStore> TestServer<S> {
         }
         self.follower.abort();
         if let Some(task) = self.task.take() {
-            let _ = task.await;
+            task.await
+                .expect("the server task panicked")
+                .expect("the server could not start its threads");
         }
     }
 }
