@@ -60,7 +60,7 @@ pub const RENDER_KINDS: [&str; 5] = ["rss", "atom", "json", "opml", "index"];
 /// Upper bounds of the render-time histogram, in seconds.
 const RENDER_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];
 
-/// Shards of the per-request counters: more than the worker threads of the
+/// Shards of the per-request counters: more than the serving threads of the
 /// machines Kabar runs on; threads beyond that share.
 const SHARDS: usize = 16;
 

@@ -3,9 +3,9 @@
 //!
 //! A hit clones a body and a handful of header values into the response. On
 //! the shared [`Representation`] every such clone is an atomic increment (and
-//! later a decrement) of a reference count that every worker thread updates,
+//! later a decrement) of a reference count that every serving thread updates,
 //! so the cache line holding it travels between cores on nearly every
-//! request, as does the hot slot's lock. Each worker thread instead keeps its
+//! request, as does the hot slot's lock. Each serving thread instead keeps its
 //! own copy of each hot render it serves: handles on the same bytes but with a
 //! reference count of their own ([`Bytes::from_owner`]), and its own copies of
 //! the few header values. Made once per thread and render; a hit then reads

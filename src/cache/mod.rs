@@ -16,7 +16,7 @@
 //! of the handler. Each of those resources has a hot slot holding what moka
 //! last handed out for it, with its generation and expiry; moka stays the
 //! owner, and whatever it evicts (size bound, TTL, invalidation) leaves its
-//! slot too. Each worker thread then serves hits from its own copy of the slot
+//! slot too. Each serving thread then serves hits from its own copy of the slot
 //! ([`local`]): two atomic loads and a clock read, and nothing written that
 //! another core reads.
 
