@@ -80,20 +80,35 @@ impl Workers {
                 return;
             }
         };
-        let count = self.workers.len();
-        let start = self.next;
-        self.next = (start + 1) % count;
-        let Some(worker) = (0..count)
-            .map(|offset| &self.workers[(start + offset) % count])
-            .min_by_key(|worker| worker.open.load(Relaxed))
-        else {
-            return;
-        };
-        worker.open.fetch_add(1, Relaxed);
-        if worker.handoffs.send(Handoff { stream, watcher }).is_err() {
-            worker.open.fetch_sub(1, Relaxed);
-            tracing::warn!("a serving thread has stopped; connection dropped");
+        let mut handoff = Handoff { stream, watcher };
+        while let Some(index) = self.least_busy() {
+            let worker = &self.workers[index];
+            worker.open.fetch_add(1, Relaxed);
+            match worker.handoffs.send(handoff) {
+                Ok(()) => return,
+                // Only a thread whose runtime died stops receiving: take the
+                // next one, and never pick this one again.
+                Err(mpsc::error::SendError(returned)) => {
+                    tracing::error!("a serving thread has stopped; serving on the others");
+                    handoff = returned;
+                    self.workers.swap_remove(index);
+                }
+            }
         }
+        tracing::error!("no serving thread is left; connection dropped");
+    }
+
+    /// The index of the thread serving the fewest connections.
+    fn least_busy(&mut self) -> Option<usize> {
+        let count = self.workers.len();
+        if count == 0 {
+            return None;
+        }
+        let start = self.next % count;
+        self.next = (start + 1) % count;
+        (0..count)
+            .map(|offset| (start + offset) % count)
+            .min_by_key(|&index| self.workers[index].open.load(Relaxed))
     }
 
     /// Stops every thread: connections still open are closed. Call it once
@@ -201,18 +216,20 @@ mod tests {
             .collect()
     }
 
+    fn serving(dir: &tempfile::TempDir) -> Serving<SqliteStore> {
+        let (store, _) = SqliteStore::open(&dir.path().join("kabar.sqlite")).unwrap();
+        let config = Config::parse(include_str!("../../feeds.toml"), "feeds.toml").unwrap();
+        Serving {
+            app: App::new(Arc::new(config), Arc::new(store), None),
+            builder: auto::Builder::new(TokioExecutor::new()),
+            header_timeout: Duration::from_secs(30),
+        }
+    }
+
     #[tokio::test]
     async fn connections_go_to_the_least_busy_thread_and_are_counted_out() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, _) = SqliteStore::open(&dir.path().join("kabar.sqlite")).unwrap();
-        let config = Config::parse(include_str!("../../feeds.toml"), "feeds.toml").unwrap();
-        let app = App::new(Arc::new(config), Arc::new(store), None);
-        let serving = Serving {
-            app,
-            builder: auto::Builder::new(TokioExecutor::new()),
-            header_timeout: Duration::from_secs(30),
-        };
-        let mut workers = Workers::start(3, serving).unwrap();
+        let mut workers = Workers::start(3, serving(&dir)).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let graceful = GracefulShutdown::new();
@@ -244,5 +261,35 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
             .await
             .expect("stopping the threads drops their connections");
+    }
+
+    #[tokio::test]
+    async fn a_thread_that_died_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut workers = Workers::start(1, serving(&dir)).unwrap();
+        // A thread whose runtime is gone: nothing receives, and it looks idle.
+        let (handoffs, incoming) = mpsc::unbounded_channel();
+        drop(incoming);
+        let (_, stopped) = oneshot::channel();
+        workers.workers.insert(
+            0,
+            Worker {
+                handoffs,
+                open: Arc::new(AtomicUsize::new(0)),
+                stopped,
+            },
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let graceful = GracefulShutdown::new();
+        let mut clients = Vec::new();
+        for _ in 0..2 {
+            clients.push(TcpStream::connect(addr).await.unwrap());
+            let (stream, _) = listener.accept().await.unwrap();
+            workers.hand_off(stream, graceful.watcher());
+        }
+        assert_eq!(open_counts(&workers), [2]);
+        drop(clients);
+        workers.stop().await;
     }
 }
