@@ -868,3 +868,47 @@ async fn closed_months_are_archived_and_linked_from_the_subscription_feed() {
     }
     server.stop().await;
 }
+
+/// Stopping the server lets a request already being received finish: a write
+/// whose body is still arriving is stored and answered, and only then does
+/// the server stop.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_write_in_flight_at_shutdown_is_finished_and_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = start_api().await;
+    let addr = server.addr;
+    let store = Arc::clone(&server.app.store);
+    let body = article("robot-terakhir").to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "PUT /api/v1/articles/robot-terakhir HTTP/1.1\r\nHost: kabar.test\r\n\
+         Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        body.len()
+    );
+    client.write_all(request.as_bytes()).await.unwrap();
+    // The handler now waits for the rest of the body; stop the server.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let stopping = tokio::spawn(server.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!stopping.is_finished(), "stopped with a request in flight");
+
+    client.write_all(tail.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    client.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+    tokio::time::timeout(std::time::Duration::from_secs(10), stopping)
+        .await
+        .expect("stops once the request is answered")
+        .unwrap();
+    assert!(
+        kabar::ArticleStore::article(&*store, "robot-terakhir".to_owned())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // New connections are refused once stopped.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
