@@ -134,11 +134,7 @@ async fn compressed_bodies_decode_to_the_identity_body() {
 
     let gz = server.get_with(FEED, &[("accept-encoding", "gzip")]).await;
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
-    let mut decoded = Vec::new();
-    flate2::read::GzDecoder::new(&gz.body[..])
-        .read_to_end(&mut decoded)
-        .unwrap();
-    assert_eq!(decoded, identity.body);
+    assert_eq!(gunzip(&gz.body), identity.body);
     assert!(gz.body.len() < identity.body.len() / 2);
 
     let br = server
@@ -459,4 +455,63 @@ async fn health_and_readiness() {
             .contains("# TYPE kabar_http_requests_total counter")
     );
     server.stop().await;
+}
+
+/// HTTP/2 with prior knowledge (h2c): streams of one connection are served
+/// concurrently on its serving thread, with the same bytes and validators as
+/// HTTP/1.1.
+#[tokio::test(flavor = "multi_thread")]
+async fn http2_streams_get_the_same_bytes_as_http1() {
+    use http_body_util::BodyExt;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let server = start().await;
+    let http1 = request(server.addr, "GET", FEED, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(http1.status, StatusCode::OK);
+
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let (sender, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let get = |path: &'static str, etag: Option<String>| {
+        let mut sender = sender.clone();
+        let authority = server.addr.to_string();
+        async move {
+            let mut req = hyper::Request::get(format!("http://{authority}{path}"))
+                .header("accept-encoding", "gzip");
+            if let Some(etag) = etag {
+                req = req.header("if-none-match", etag);
+            }
+            let req = req
+                .body(http_body_util::Empty::<bytes::Bytes>::new())
+                .unwrap();
+            let res = sender.send_request(req).await.unwrap();
+            let (parts, body) = res.into_parts();
+            (parts, body.collect().await.unwrap().to_bytes())
+        }
+    };
+    let (feed, other) = tokio::join!(get(FEED, None), get("/en/atom.xml", None));
+    assert_eq!(feed.0.version, hyper::Version::HTTP_2);
+    assert_eq!(feed.0.status, StatusCode::OK);
+    assert_eq!(feed.0.headers["content-encoding"], "gzip");
+    assert_eq!(feed.0.headers["etag"], http1.header("etag").unwrap());
+    assert_eq!(feed.1, http1.body);
+    assert_eq!(other.0.status, StatusCode::OK);
+    assert!(common::parse_feed(&gunzip(&other.1)).entries.len() > 1);
+
+    let etag = http1.header("etag").unwrap().to_owned();
+    let (revalidated, body) = get(FEED, Some(etag)).await;
+    assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    server.stop().await;
+}
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut decoded = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut decoded)
+        .unwrap();
+    decoded
 }
