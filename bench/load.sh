@@ -17,6 +17,8 @@
 #   gzip   GET /fr/rss.xml, Accept-Encoding: gzip
 #   304    GET /fr/rss.xml, Accept-Encoding: gzip, If-None-Match: <that
 #          server's own ETag of the gzip body>
+#   close  the 304 request on a new connection each time (Connection: close),
+#          as a poller that does not keep connections between polls
 # and print requests/s, p99 latency, their ratios Kabar/nginx, and each server's
 # CPU per request (utime + stime from /proc over the run, all processes of the
 # server). Then Kabar's peak RSS (VmHWM) with everything cached, and the time
@@ -45,7 +47,7 @@ NGINX_PORT=${NGINX_PORT:-18481}
 BASELINE_PORT=${BASELINE_PORT:-18483}
 BASELINE_BIN=${BASELINE_BIN:-}
 FEED=${FEED:-/fr/rss.xml}
-SCENARIOS=${SCENARIOS:-"plain gzip 304"}
+SCENARIOS=${SCENARIOS:-"plain gzip 304 close"}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release/kabar
 CORPUS=$TARGET_DIR/release/examples/corpus
@@ -287,6 +289,7 @@ run() { # scenario server round
     plain) ;;
     gzip) headers=(-H 'Accept-Encoding: gzip') ;;
     304) headers=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $etag") ;;
+    close) headers=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $etag" -H 'Connection: close') ;;
   esac
   local user0 sys0 user1 sys1 out=$WORK/wrk-$scenario-$server-$round.txt
   read -r user0 sys0 < <(cpu_ticks "$server")

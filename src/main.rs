@@ -201,24 +201,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Arc::new(load_config(&args.config)?);
     let tokens = ApiTokens::load(config.api.token_file.as_deref())?;
     let addr = args.listen.unwrap_or(config.server.listen);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let local = listener
+    let listeners = http::bind(addr).with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listeners
         .local_addr()
         .context("cannot read the listening address")?;
     // The first log line names the address. Connections made while the store
     // opens (and, on a first run, loads the demo) wait in the listen backlog.
     tracing::info!("listening on http://{local}/");
     with_store!(&config, args.store, Seed::IfCreated, |store| {
-        serve_on(Arc::clone(&config), Arc::new(store), listener, tokens).await
+        serve_on(Arc::clone(&config), Arc::new(store), listeners, tokens).await
     })
 }
 
 async fn serve_on<S: ArticleStore>(
     config: Arc<Config>,
     store: Arc<S>,
-    listener: tokio::net::TcpListener,
+    listeners: http::Listeners,
     tokens: Option<ApiTokens>,
 ) -> anyhow::Result<()> {
     match &tokens {
@@ -230,7 +228,7 @@ async fn serve_on<S: ArticleStore>(
     }
     let app = App::new(config, store, tokens);
     let follower = tokio::spawn(changes::follow(Arc::clone(&app)));
-    let served = http::serve(listener, Arc::clone(&app), shutdown_signal()).await;
+    let served = http::serve(listeners, Arc::clone(&app), shutdown_signal()).await;
     follower.abort();
     if !app.publisher.close(HUB_DRAIN_TIMEOUT).await {
         tracing::warn!("some WebSub pings were abandoned at shutdown");

@@ -226,7 +226,7 @@ async fn a_version_put_changes_only_that_languages_feeds() {
 /// Each serving thread serves hits from its own copy of a render: after a
 /// write is acknowledged, no thread may answer from the copy it made before,
 /// in any coding, nor confirm the old ETag with a 304. The test server runs
-/// four; 32 connections at a time reach all of them.
+/// four, and the kernel spreads 32 connections at a time over all of them.
 #[tokio::test(flavor = "multi_thread")]
 async fn after_a_write_no_worker_thread_serves_its_old_copy() {
     let server = start_api().await;

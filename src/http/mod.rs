@@ -1,6 +1,6 @@
-//! The HTTP server: accepts connections, bounds how long a client may take to
-//! speak, serves HTTP/1.1 and HTTP/2 through hyper, and drains in-flight
-//! requests on shutdown.
+//! The HTTP server: accepts connections on one thread per core, bounds how
+//! long a client may take to speak, serves HTTP/1.1 and HTTP/2 through hyper,
+//! and drains in-flight requests on shutdown.
 
 mod api;
 mod handler;
@@ -11,6 +11,7 @@ mod workers;
 
 use std::future::Future;
 use std::io;
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +19,11 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::net::{TcpListener, TcpStream};
+use hyper_util::server::graceful::Watcher;
+use tokio::net::TcpStream;
 
-use self::workers::{Serving, Workers};
+pub use self::workers::Listeners;
+use self::workers::{Serving, Threads};
 use crate::app::App;
 use crate::store::ArticleStore;
 
@@ -31,23 +33,18 @@ const MIN_BUF_SIZE: usize = 8192;
 /// How long in-flight requests may run after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `app` on `listener` until `shutdown` completes, then stops accepting,
-/// lets in-flight requests finish (up to [`DRAIN_TIMEOUT`]) and returns.
-/// Connections are served on one thread per core ([`workers`]).
-pub async fn serve<S: ArticleStore>(
-    listener: TcpListener,
-    app: Arc<App<S>>,
-    shutdown: impl Future<Output = ()>,
-) -> io::Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
-    serve_on_threads(listener, app, threads, shutdown).await
+/// Binds `addr` for one serving thread per core (see [`Listeners`]).
+pub fn bind(addr: SocketAddr) -> io::Result<Listeners> {
+    let cores = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    Listeners::bind(addr, cores)
 }
 
-/// [`serve`] on `threads` serving threads.
-pub async fn serve_on_threads<S: ArticleStore>(
-    listener: TcpListener,
+/// Serves `app` on `listeners`, one thread each, until `shutdown` completes;
+/// then stops accepting, lets in-flight requests finish (up to
+/// [`DRAIN_TIMEOUT`]) and returns. Fails only when a thread cannot start.
+pub async fn serve<S: ArticleStore>(
+    listeners: Listeners,
     app: Arc<App<S>>,
-    threads: usize,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let header_timeout = Duration::from_secs(app.config.server.header_read_timeout_secs.get());
@@ -63,67 +60,40 @@ pub async fn serve_on_threads<S: ArticleStore>(
         .max_header_list_size(
             u32::try_from(app.config.server.max_header_bytes.get()).unwrap_or(u32::MAX),
         );
-    let mut workers = Workers::start(
-        threads,
+    let threads = Threads::start(
+        listeners,
         Serving {
             app,
             builder,
             header_timeout,
         },
     )?;
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => workers.hand_off(stream, graceful.watcher()),
-                // Out of file descriptors and the like: back off instead of spinning.
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            () = &mut shutdown => break,
-        }
-    }
-    drop(listener);
+    shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("in-flight requests did not finish in {DRAIN_TIMEOUT:?}; closing them");
-    }
-    workers.stop().await;
+    threads.stop().await;
     Ok(())
 }
 
-/// Serves one connection once the client has sent its first byte, counting
-/// its `progress` for the watchdog.
+/// Serves one connection until it ends, the server drains it, or its
+/// watchdog finds it stalled.
 async fn connection<S: ArticleStore>(
     stream: TcpStream,
     builder: auto::Builder<TokioExecutor>,
     app: Arc<App<S>>,
     header_timeout: Duration,
     watcher: Watcher,
-    progress: Arc<watchdog::Progress>,
 ) {
     // Small responses must not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
-    // The auto builder reads to tell HTTP/1 from HTTP/2: bound that first read
-    // (the watchdog would too, a little later).
-    let mut first = [0u8; 1];
-    match tokio::time::timeout(header_timeout, stream.peek(&mut first)).await {
-        Ok(Ok(n)) if n > 0 => {}
-        _ => return,
-    }
+    let progress = Arc::new(watchdog::Progress::default());
     let stream = watchdog::Watched::new(stream, Arc::clone(&progress));
     // Every request's future holds the app. Cloned from a handle of this
     // connection's own, its reference count is written by this connection's
     // thread only, instead of by every core's requests in turn.
     let app = Arc::new(app);
+    let service_progress = Arc::clone(&progress);
     let service = service_fn(move |req| {
-        let busy = progress.request();
+        let busy = service_progress.request();
         let app = Arc::clone(&app);
         async move {
             let response = handler::handle(&app, req).await;
@@ -131,8 +101,14 @@ async fn connection<S: ArticleStore>(
             response
         }
     });
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
-    if let Err(error) = watcher.watch(conn).await {
-        tracing::debug!(%error, "connection ended with an error");
+    let conn = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
+    // In the connection's own task, so the watchdog's timer goes with it.
+    tokio::select! {
+        served = conn => if let Err(error) = served {
+            tracing::debug!(%error, "connection ended with an error");
+        },
+        () = watchdog::stalled(&progress, header_timeout) => {
+            tracing::debug!(timeout = ?header_timeout, "closed a connection that made no progress");
+        }
     }
 }

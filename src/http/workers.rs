@@ -1,39 +1,85 @@
-//! Serving threads: each runs a single-threaded runtime of its own and serves
-//! the connections handed to it from first byte to close, as a static file
-//! server's worker processes do.
+//! Serving threads: one per core, each running a single-threaded runtime and
+//! accepting on a listening socket of its own, as a static file server's
+//! worker processes do.
 //!
 //! On tokio's work-stealing runtime a worker that finds a task ready wakes a
 //! parked sibling to share the load, which finds nothing and parks again: a
 //! futex wake and two context switches that a cached hit does not need, and
 //! the largest difference between Kabar's and nginx's CPU per request in a
-//! `perf` profile (BENCHMARKS.md). A connection here stays on the thread that
-//! took it, so the per-thread copies of hot renders (`cache::local`) are the
-//! only ones it reads and nothing wakes another core.
+//! `perf` profile (BENCHMARKS.md). Here a connection is accepted, served and
+//! closed by one thread, so nothing wakes another core, and the per-thread
+//! copies of hot renders (`cache::local`) are read by one thread's
+//! connections only.
 //!
-//! The accept loop (in `http::serve`) hands each connection to the thread
-//! serving the fewest; keep-alive connections live long, so balancing them at
-//! accept time balances the load.
+//! On Linux every thread's socket is bound to the same address with
+//! `SO_REUSEPORT`, and the kernel spreads incoming connections over them by
+//! a hash of their addresses: no thread accepts for another, so a new
+//! connection costs what it costs on a single runtime. Elsewhere the threads
+//! share one socket.
 
-use std::net::TcpStream as StdTcpStream;
+use std::io;
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::Watcher;
-use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
 
-use super::{connection, watchdog};
+use super::{DRAIN_TIMEOUT, connection};
 use crate::app::App;
 use crate::store::ArticleStore;
 
-/// A connection on its way to a serving thread, with the graceful-shutdown
-/// watcher that lets `serve` drain it.
-struct Handoff {
-    stream: StdTcpStream,
-    watcher: Watcher,
+/// Connections waiting to be accepted, per socket: the kernel caps it at
+/// `net.core.somaxconn`.
+const BACKLOG: i32 = 1024;
+
+/// The listening sockets of the serving threads, bound and listening, so that
+/// connections made before the threads start wait in the backlog.
+#[derive(Debug)]
+pub struct Listeners {
+    sockets: Vec<StdTcpListener>,
+}
+
+impl Listeners {
+    /// Binds `addr` once per thread, `threads` at least one.
+    pub fn bind(addr: SocketAddr, threads: usize) -> io::Result<Listeners> {
+        let first = listen(addr)?;
+        // Port 0 picks a port: the other sockets join the one it picked.
+        let addr = first.local_addr()?;
+        let mut sockets = vec![first];
+        for _ in 1..threads.max(1) {
+            let socket = if cfg!(target_os = "linux") {
+                listen(addr)?
+            } else {
+                sockets[0].try_clone()?
+            };
+            sockets.push(socket);
+        }
+        Ok(Listeners { sockets })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sockets[0].local_addr()
+    }
+}
+
+/// One listening socket on `addr`, in the `SO_REUSEPORT` group of the others
+/// on Linux, non-blocking for tokio.
+fn listen(addr: SocketAddr) -> io::Result<StdTcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    // As std does: a restarted server can bind while old connections linger.
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    #[cfg(target_os = "linux")]
+    socket.set_reuse_port(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
 }
 
 /// What every connection is served with.
@@ -43,253 +89,145 @@ pub struct Serving<S> {
     pub header_timeout: Duration,
 }
 
-/// One serving thread, seen from the accept loop.
-struct Worker {
-    handoffs: mpsc::UnboundedSender<Handoff>,
-    /// Connections it is serving now.
-    open: Arc<AtomicUsize>,
-    /// Fired when its runtime has stopped and dropped what it still held.
-    stopped: oneshot::Receiver<()>,
+/// The running serving threads.
+pub struct Threads {
+    /// Set to `true`, or dropped, to stop accepting.
+    stop: watch::Sender<bool>,
+    /// One per thread: fired when it has drained and stopped.
+    stopped: Vec<oneshot::Receiver<()>>,
 }
 
-/// The serving threads.
-pub struct Workers {
-    workers: Vec<Worker>,
-    /// Where the search for the least busy thread starts: rotating it spreads
-    /// ties (an idle server) over every thread instead of piling on the first.
-    next: usize,
-}
-
-impl Workers {
-    /// Starts `count` serving threads (at least one).
-    pub fn start<S: ArticleStore>(count: usize, serving: Serving<S>) -> std::io::Result<Workers> {
+impl Threads {
+    /// Starts one serving thread per socket of `listeners`.
+    pub fn start<S: ArticleStore>(
+        listeners: Listeners,
+        serving: Serving<S>,
+    ) -> io::Result<Threads> {
         let serving = Arc::new(serving);
-        let workers = (0..count.max(1))
-            .map(|index| spawn(index, Arc::clone(&serving)))
-            .collect::<std::io::Result<_>>()?;
-        Ok(Workers { workers, next: 0 })
-    }
-
-    /// Gives `stream` to the thread serving the fewest connections.
-    pub fn hand_off(&mut self, stream: TcpStream, watcher: Watcher) {
-        // Leaves this runtime's reactor; the serving thread registers it with its own.
-        let stream = match stream.into_std() {
-            Ok(stream) => stream,
-            Err(error) => {
-                tracing::warn!(%error, "cannot hand a connection to a serving thread");
-                return;
-            }
-        };
-        let mut handoff = Handoff { stream, watcher };
-        while let Some(index) = self.least_busy() {
-            let worker = &self.workers[index];
-            worker.open.fetch_add(1, Relaxed);
-            match worker.handoffs.send(handoff) {
-                Ok(()) => return,
-                // Only a thread whose runtime died stops receiving: take the
-                // next one, and never pick this one again.
-                Err(mpsc::error::SendError(returned)) => {
-                    tracing::error!("a serving thread has stopped; serving on the others");
-                    handoff = returned;
-                    self.workers.swap_remove(index);
-                }
-            }
-        }
-        tracing::error!("no serving thread is left; connection dropped");
-    }
-
-    /// The index of the thread serving the fewest connections.
-    fn least_busy(&mut self) -> Option<usize> {
-        let count = self.workers.len();
-        if count == 0 {
-            return None;
-        }
-        let start = self.next % count;
-        self.next = (start + 1) % count;
-        (0..count)
-            .map(|offset| (start + offset) % count)
-            .min_by_key(|&index| self.workers[index].open.load(Relaxed))
-    }
-
-    /// Stops every thread: connections still open are closed. Call it once
-    /// in-flight requests have drained.
-    pub async fn stop(self) {
-        let stopped: Vec<_> = self
-            .workers
+        let (stop, stopping) = watch::channel(false);
+        let stopped = listeners
+            .sockets
             .into_iter()
-            .map(|worker| {
-                // Closing its channel ends the thread's accept loop.
-                drop(worker.handoffs);
-                worker.stopped
-            })
-            .collect();
-        for thread in stopped {
+            .enumerate()
+            .map(|(index, socket)| spawn(index, socket, Arc::clone(&serving), stopping.clone()))
+            .collect::<io::Result<_>>()?;
+        Ok(Threads { stop, stopped })
+    }
+
+    /// Stops accepting on every thread and waits while each lets its
+    /// in-flight requests finish (up to [`DRAIN_TIMEOUT`]).
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for thread in self.stopped {
             let _ = thread.await;
         }
     }
 }
 
-fn spawn<S: ArticleStore>(index: usize, serving: Arc<Serving<S>>) -> std::io::Result<Worker> {
-    let (handoffs, mut incoming) = mpsc::unbounded_channel::<Handoff>();
+fn spawn<S: ArticleStore>(
+    index: usize,
+    socket: StdTcpListener,
+    serving: Arc<Serving<S>>,
+    stopping: watch::Receiver<bool>,
+) -> io::Result<oneshot::Receiver<()>> {
     let (stopped_tx, stopped) = oneshot::channel();
-    let open = Arc::new(AtomicUsize::new(0));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let thread_open = Arc::clone(&open);
     std::thread::Builder::new()
         .name(format!("kabar-http-{index}"))
         .spawn(move || {
-            runtime.block_on(async move {
-                while let Some(handoff) = incoming.recv().await {
-                    serve(handoff, &serving, &thread_open);
-                }
-            });
-            // Dropping the runtime cancels the connections still open.
+            runtime.block_on(accept_until_stopped(socket, &serving, stopping));
+            // Dropping the runtime closes what the drain timeout left open.
             drop(runtime);
             let _ = stopped_tx.send(());
         })?;
-    Ok(Worker {
-        handoffs,
-        open,
-        stopped,
-    })
+    Ok(stopped)
 }
 
-/// Spawns the connection's task and its watchdog on this thread's runtime.
-fn serve<S: ArticleStore>(handoff: Handoff, serving: &Serving<S>, open: &Arc<AtomicUsize>) {
-    let stream = match TcpStream::from_std(handoff.stream) {
-        Ok(stream) => stream,
+/// One thread's life: accept and serve until told to stop, then drain.
+async fn accept_until_stopped<S: ArticleStore>(
+    socket: StdTcpListener,
+    serving: &Serving<S>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let listener = match TcpListener::from_std(socket) {
+        Ok(listener) => listener,
         Err(error) => {
-            open.fetch_sub(1, Relaxed);
-            tracing::warn!(%error, "cannot serve a handed-off connection");
+            tracing::error!(%error, "a serving thread cannot listen");
             return;
         }
     };
-    let progress = Arc::new(watchdog::Progress::default());
-    let closed = Closed(Arc::clone(open));
-    let task = tokio::spawn({
-        let connection = connection(
-            stream,
-            serving.builder.clone(),
-            Arc::clone(&serving.app),
-            serving.header_timeout,
-            handoff.watcher,
-            Arc::clone(&progress),
-        );
-        async move {
-            connection.await;
-            drop(closed);
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    tokio::spawn(connection(
+                        stream,
+                        serving.builder.clone(),
+                        Arc::clone(&serving.app),
+                        serving.header_timeout,
+                        graceful.watcher(),
+                    ));
+                }
+                // Out of file descriptors and the like: back off instead of spinning.
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            // A `true`, or the server gone.
+            _ = stopping.wait_for(|stop| *stop) => break,
         }
-    });
-    tokio::spawn(watchdog::watch(
-        Arc::downgrade(&progress),
-        task.abort_handle(),
-        serving.header_timeout,
-    ));
-}
-
-/// Counts a connection closed however its task ends: finished, aborted by the
-/// watchdog, or dropped with the runtime.
-struct Closed(Arc<AtomicUsize>);
-
-impl Drop for Closed {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight requests did not finish in {DRAIN_TIMEOUT:?}; closing them");
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use hyper_util::server::graceful::GracefulShutdown;
-    use tokio::net::TcpListener;
-
     use super::*;
-    use crate::config::Config;
-    use crate::store::SqliteStore;
-
-    fn open_counts(workers: &Workers) -> Vec<usize> {
-        workers
-            .workers
-            .iter()
-            .map(|worker| worker.open.load(Relaxed))
-            .collect()
-    }
-
-    fn serving(dir: &tempfile::TempDir) -> Serving<SqliteStore> {
-        let (store, _) = SqliteStore::open(&dir.path().join("kabar.sqlite")).unwrap();
-        let config = Config::parse(include_str!("../../feeds.toml"), "feeds.toml").unwrap();
-        Serving {
-            app: App::new(Arc::new(config), Arc::new(store), None),
-            builder: auto::Builder::new(TokioExecutor::new()),
-            header_timeout: Duration::from_secs(30),
-        }
-    }
 
     #[tokio::test]
-    async fn connections_go_to_the_least_busy_thread_and_are_counted_out() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut workers = Workers::start(3, serving(&dir)).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let graceful = GracefulShutdown::new();
-
-        let mut clients = Vec::new();
-        for _ in 0..6 {
-            clients.push(TcpStream::connect(addr).await.unwrap());
-            let (stream, _) = listener.accept().await.unwrap();
-            workers.hand_off(stream, graceful.watcher());
+    async fn every_thread_gets_a_socket_on_the_same_address() {
+        let listeners = Listeners::bind("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        let addr = listeners.local_addr().unwrap();
+        assert_ne!(addr.port(), 0);
+        assert_eq!(listeners.sockets.len(), 3);
+        for socket in &listeners.sockets {
+            assert_eq!(socket.local_addr().unwrap(), addr);
         }
-        assert_eq!(open_counts(&workers), [2, 2, 2]);
+        // Another server cannot take the address while these hold it.
+        assert!(std::net::TcpListener::bind(addr).is_err());
+    }
 
-        // Closed by their clients before saying anything: counted out.
-        drop(clients);
-        tokio::time::timeout(Duration::from_secs(10), async {
-            while open_counts(&workers) != [0, 0, 0] {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+    /// The kernel spreads connections over the threads' sockets: with 64
+    /// connections, every one of four sockets gets some (the chance that
+    /// one gets none is (3/4)^64, about 1 in 10^8).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn connections_are_spread_over_the_sockets() {
+        let listeners = Listeners::bind("127.0.0.1:0".parse().unwrap(), 4).unwrap();
+        let addr = listeners.local_addr().unwrap();
+        let mut clients = Vec::new();
+        for _ in 0..64 {
+            clients.push(std::net::TcpStream::connect(addr).unwrap());
+        }
+        let mut accepted = Vec::new();
+        for socket in &listeners.sockets {
+            let mut count = 0;
+            while socket.accept().is_ok() {
+                count += 1;
             }
-        })
-        .await
-        .expect("closed connections are counted out");
-
-        // The next one goes to a thread again, and stopping closes it.
-        let _client = TcpStream::connect(addr).await.unwrap();
-        let (stream, _) = listener.accept().await.unwrap();
-        workers.hand_off(stream, graceful.watcher());
-        assert_eq!(open_counts(&workers).iter().sum::<usize>(), 1);
-        workers.stop().await;
-        tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
-            .await
-            .expect("stopping the threads drops their connections");
-    }
-
-    #[tokio::test]
-    async fn a_thread_that_died_is_passed_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut workers = Workers::start(1, serving(&dir)).unwrap();
-        // A thread whose runtime is gone: nothing receives, and it looks idle.
-        let (handoffs, incoming) = mpsc::unbounded_channel();
-        drop(incoming);
-        let (_, stopped) = oneshot::channel();
-        workers.workers.insert(
-            0,
-            Worker {
-                handoffs,
-                open: Arc::new(AtomicUsize::new(0)),
-                stopped,
-            },
-        );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let graceful = GracefulShutdown::new();
-        let mut clients = Vec::new();
-        for _ in 0..2 {
-            clients.push(TcpStream::connect(addr).await.unwrap());
-            let (stream, _) = listener.accept().await.unwrap();
-            workers.hand_off(stream, graceful.watcher());
+            accepted.push(count);
         }
-        assert_eq!(open_counts(&workers), [2]);
-        drop(clients);
-        workers.stop().await;
+        assert_eq!(accepted.iter().sum::<usize>(), 64, "{accepted:?}");
+        assert!(accepted.iter().all(|&n| n > 0), "{accepted:?}");
     }
 }

@@ -84,8 +84,8 @@ pub async fn serve<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestS
 }
 
 /// Serving threads of a test server: more than one, so that every test also
-/// crosses threads (per-thread copies of renders, hand-offs), whatever the
-/// machine's core count.
+/// crosses threads (per-thread copies of renders), whatever the machine's
+/// core count.
 const SERVING_THREADS: usize = 4;
 
 /// The token tests use for the write API.
@@ -101,21 +101,15 @@ async fn serve_with_tokens<S: ArticleStore>(
     store: Arc<S>,
     tokens: Option<ApiTokens>,
 ) -> TestServer<S> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
+    let listeners = kabar::http::Listeners::bind("127.0.0.1:0".parse().unwrap(), SERVING_THREADS)
         .expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let addr = listeners.local_addr().expect("addr");
     let app = App::new(config, store, tokens);
     let follower = tokio::spawn(kabar::changes::follow(Arc::clone(&app)));
     let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(kabar::http::serve_on_threads(
-        listener,
-        Arc::clone(&app),
-        SERVING_THREADS,
-        async {
-            let _ = rx.await;
-        },
-    ));
+    let task = tokio::spawn(kabar::http::serve(listeners, Arc::clone(&app), async {
+        let _ = rx.await;
+    }));
     TestServer {
         addr,
         app,
