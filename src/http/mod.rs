@@ -83,7 +83,9 @@ async fn connection<S: ArticleStore>(
     header_timeout: Duration,
     watcher: Watcher,
 ) {
-    // Small responses must not wait for Nagle's algorithm.
+    // Small responses must not wait for Nagle's algorithm (on Linux the
+    // socket has it from its listener).
+    #[cfg(not(target_os = "linux"))]
     let _ = stream.set_nodelay(true);
     let progress = Arc::new(watchdog::Progress::default());
     let stream = watchdog::Watched::new(stream, Arc::clone(&progress));

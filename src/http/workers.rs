@@ -76,6 +76,10 @@ fn listen(addr: SocketAddr) -> io::Result<StdTcpListener> {
     socket.set_reuse_address(true)?;
     #[cfg(target_os = "linux")]
     socket.set_reuse_port(true)?;
+    // Small responses must not wait for Nagle's algorithm. Linux copies the
+    // option to every accepted socket: one system call per server instead of
+    // one per connection (elsewhere `connection` sets it).
+    socket.set_tcp_nodelay(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
     socket.set_nonblocking(true)?;
@@ -205,6 +209,16 @@ mod tests {
         }
         // Another server cannot take the address while these hold it.
         assert!(std::net::TcpListener::bind(addr).is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn accepted_connections_send_without_delay() {
+        let listeners = Listeners::bind("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+        let _client = std::net::TcpStream::connect(listeners.local_addr().unwrap()).unwrap();
+        listeners.sockets[0].set_nonblocking(false).unwrap();
+        let (accepted, _) = listeners.sockets[0].accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
     }
 
     /// The kernel spreads connections over the threads' sockets: with 64
