@@ -2,14 +2,16 @@
 //! accepting on a listening socket of its own, as a static file server's
 //! worker processes do.
 //!
-//! On tokio's work-stealing runtime a worker that finds a task ready wakes a
-//! parked sibling to share the load, which finds nothing and parks again: a
-//! futex wake and two context switches that a cached hit does not need, and
-//! the largest difference between Kabar's and nginx's CPU per request in a
-//! `perf` profile (BENCHMARKS.md). Here a connection is accepted, served and
-//! closed by one thread, so nothing wakes another core, and the per-thread
-//! copies of hot renders (`cache::local`) are read by one thread's
-//! connections only.
+//! On tokio's work-stealing runtime a worker that finds a task ready may wake
+//! a parked sibling to share the load, which finds nothing and parks again;
+//! and every worker reads the renders every other one serves. Here a
+//! connection is accepted, served and closed by one thread: nothing wakes
+//! another core, and the per-thread copies of hot renders (`cache::local`)
+//! are read by one thread's connections only. The price is that a connection
+//! cannot move off its thread: when that thread is preempted (more busy
+//! threads than cores) its connections wait for it, which shows in the tail
+//! latency of a benchmark that runs its load generator on the same cores
+//! (BENCHMARKS.md).
 //!
 //! On Linux every thread's socket is bound to the same address with
 //! `SO_REUSEPORT`, and the kernel spreads incoming connections over them by
