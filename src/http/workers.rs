@@ -200,8 +200,8 @@ async fn accept_until_stopped<S: ArticleStore>(
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn every_thread_gets_a_socket_on_the_same_address() {
+    #[test]
+    fn every_thread_gets_a_socket_on_the_same_address() {
         let listeners = Listeners::bind("127.0.0.1:0".parse().unwrap(), 3).unwrap();
         let addr = listeners.local_addr().unwrap();
         assert_ne!(addr.port(), 0);
@@ -227,8 +227,8 @@ mod tests {
     /// connections, every one of four sockets gets some (the chance that
     /// one gets none is (3/4)^64, about 1 in 10^8).
     #[cfg(target_os = "linux")]
-    #[tokio::test]
-    async fn connections_are_spread_over_the_sockets() {
+    #[test]
+    fn connections_are_spread_over_the_sockets() {
         let listeners = Listeners::bind("127.0.0.1:0".parse().unwrap(), 4).unwrap();
         let addr = listeners.local_addr().unwrap();
         let mut clients = Vec::new();
