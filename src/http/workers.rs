@@ -165,6 +165,9 @@ async fn accept_until_stopped<S: ArticleStore>(
         }
     };
     let graceful = GracefulShutdown::new();
+    // A `true`, or the server gone. Made once: not re-armed per connection.
+    let stop = stopping.wait_for(|stop| *stop);
+    tokio::pin!(stop);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -183,8 +186,7 @@ async fn accept_until_stopped<S: ArticleStore>(
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
-            // A `true`, or the server gone.
-            _ = stopping.wait_for(|stop| *stop) => break,
+            _ = &mut stop => break,
         }
     }
     drop(listener);
