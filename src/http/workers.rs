@@ -38,6 +38,13 @@ use crate::store::ArticleStore;
 /// `net.core.somaxconn`.
 const BACKLOG: i32 = 1024;
 
+/// Blocking threads of all serving threads together: tokio's default for one
+/// runtime. A stuck store ties up at most this many threads; later calls queue.
+const BLOCKING_THREADS: usize = 512;
+
+/// Blocking threads each serving thread may have at least.
+const MIN_BLOCKING_THREADS: usize = 16;
+
 /// The listening sockets of the serving threads, bound and listening, so that
 /// connections made before the threads start wait in the backlog.
 #[derive(Debug)]
@@ -111,11 +118,28 @@ impl Threads {
     ) -> io::Result<Threads> {
         let serving = Arc::new(serving);
         let (stop, stopping) = watch::channel(false);
+        // Each runtime has its own blocking pool (renders, SQLite calls);
+        // together they get what one runtime's pool would.
+        let blocking = BLOCKING_THREADS
+            .div_ceil(listeners.sockets.len())
+            .max(MIN_BLOCKING_THREADS);
         let stopped = listeners
             .sockets
             .into_iter()
             .enumerate()
-            .map(|(index, socket)| spawn(index, socket, Arc::clone(&serving), stopping.clone()))
+            .map(|(index, socket)| {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .max_blocking_threads(blocking)
+                    .build()?;
+                spawn(
+                    index,
+                    runtime,
+                    socket,
+                    Arc::clone(&serving),
+                    stopping.clone(),
+                )
+            })
             .collect::<io::Result<_>>()?;
         Ok(Threads { stop, stopped })
     }
@@ -130,16 +154,15 @@ impl Threads {
     }
 }
 
+/// Runs `runtime` on a thread of its own, accepting on `socket`.
 fn spawn<S: ArticleStore>(
     index: usize,
+    runtime: tokio::runtime::Runtime,
     socket: StdTcpListener,
     serving: Arc<Serving<S>>,
     stopping: watch::Receiver<bool>,
 ) -> io::Result<oneshot::Receiver<()>> {
     let (stopped_tx, stopped) = oneshot::channel();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     std::thread::Builder::new()
         .name(format!("kabar-http-{index}"))
         .spawn(move || {
