@@ -128,7 +128,6 @@ pub(super) fn sibling(
     })
 }
 
-/// Serializes the small JSON columns (tags, authors, image, change-log sets).
 /// The text of a column that may be long (an article body), checked as UTF-8
 /// with SIMD: several times faster than the standard check on non-Latin text,
 /// which was most of what reading a feed's rows spent decoding.
@@ -136,6 +135,7 @@ pub(super) fn long_text(bytes: &[u8]) -> Result<String, simdutf8::basic::Utf8Err
     simdutf8::basic::from_utf8(bytes).map(str::to_owned)
 }
 
+/// Serializes the small JSON columns (tags, authors, image, change-log sets).
 pub(super) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
