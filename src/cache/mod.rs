@@ -519,26 +519,12 @@ impl<S: ArticleStore> FeedCache<S> {
                 .await?
             }
             Resource::Opml => {
-                blocking(move || {
-                    Ok(Representation::new::<chrono::Utc>(
-                        "text/x-opml; charset=utf-8",
-                        render::opml(&config),
-                        None,
-                        None,
-                    ))
-                })
-                .await?
+                blocking(move || Ok(page("text/x-opml; charset=utf-8", render::opml(&config))))
+                    .await?
             }
             Resource::Index => {
-                blocking(move || {
-                    Ok(Representation::new::<chrono::Utc>(
-                        "text/html; charset=utf-8",
-                        render::index(&config),
-                        None,
-                        None,
-                    ))
-                })
-                .await?
+                blocking(move || Ok(page("text/html; charset=utf-8", render::index(&config))))
+                    .await?
             }
         };
         let rep = Arc::new(rep);
@@ -665,6 +651,12 @@ fn cache_controls(config: &Config) -> (HeaderValue, HeaderValue) {
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400"));
     (feeds, archives)
+}
+
+/// A page made from the configuration alone (OPML, index): no Last-Modified,
+/// no WebSub links.
+fn page(content_type: &'static str, body: Vec<u8>) -> Representation {
+    Representation::new::<chrono::Utc>(content_type, body, None, None)
 }
 
 /// Rendering and compression are CPU work: keep them off the async workers.
