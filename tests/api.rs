@@ -48,6 +48,11 @@ async fn put(server: &TestServer<SqliteStore>, path: &str, body: &Value) -> comm
     send(server.addr, "PUT", path, &[AUTH, JSON], body.to_string()).await
 }
 
+/// Replaces the French version of `robot-baru` (see [`article`]).
+async fn put_french(server: &TestServer<SqliteStore>, version: &Value) -> common::Response {
+    put(server, "/api/v1/articles/robot-baru/versions/fr", version).await
+}
+
 /// An authorized request without a body.
 async fn call(server: &TestServer<SqliteStore>, method: &str, path: &str) -> common::Response {
     send(server.addr, method, path, &[AUTH], "").await
@@ -164,12 +169,7 @@ async fn a_version_put_changes_only_that_languages_feeds() {
     }
     let regenerated =
         json!({"translation": "machine", "title": "Un titre corrigé", "body": "Texte régénéré."});
-    let res = put(
-        &server,
-        "/api/v1/articles/robot-baru/versions/fr",
-        &regenerated,
-    )
-    .await;
+    let res = put_french(&server, &regenerated).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
     for (path, etag) in paths.iter().zip(&before) {
         let now = server.get(path).await;
@@ -192,12 +192,7 @@ async fn a_version_put_changes_only_that_languages_feeds() {
         .unwrap()
         .to_owned();
     let renders = server.app.metrics.renders_total();
-    let res = put(
-        &server,
-        "/api/v1/articles/robot-baru/versions/fr",
-        &regenerated,
-    )
-    .await;
+    let res = put_french(&server, &regenerated).await;
     assert_eq!(res.status, StatusCode::OK);
     assert_eq!(
         server.get("/fr/rss.xml").await.header("etag"),
@@ -228,7 +223,7 @@ async fn a_version_put_changes_only_that_languages_feeds() {
 /// in any coding, nor confirm the old ETag with a 304. The test server runs
 /// four, and the kernel spreads 32 connections at a time over all of them.
 #[tokio::test(flavor = "multi_thread")]
-async fn after_a_write_no_worker_thread_serves_its_old_copy() {
+async fn after_a_write_no_serving_thread_serves_its_old_copy() {
     let server = start_api().await;
     let res = put(
         &server,
@@ -273,12 +268,7 @@ async fn after_a_write_no_worker_thread_serves_its_old_copy() {
 
     let corrected =
         json!({"translation": "machine", "title": "Titre corrigé partout", "body": "Texte."});
-    let res = put(
-        &server,
-        "/api/v1/articles/robot-baru/versions/fr",
-        &corrected,
-    )
-    .await;
+    let res = put_french(&server, &corrected).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text());
 
     for (coding, old) in codings.iter().zip(&old) {
