@@ -48,6 +48,18 @@ async fn put(server: &TestServer<SqliteStore>, path: &str, body: &Value) -> comm
     send(server.addr, "PUT", path, &[AUTH, JSON], body.to_string()).await
 }
 
+/// Creates `robot-baru` (see [`article`]), which must be new.
+async fn create_robot(server: &TestServer<SqliteStore>) -> common::Response {
+    let res = put(
+        server,
+        "/api/v1/articles/robot-baru",
+        &article("robot-baru"),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    res
+}
+
 /// Replaces the French version of `robot-baru` (see [`article`]).
 async fn put_french(server: &TestServer<SqliteStore>, version: &Value) -> common::Response {
     put(server, "/api/v1/articles/robot-baru/versions/fr", version).await
@@ -83,13 +95,7 @@ async fn a_put_article_appears_in_every_format_and_a_delete_retracts_it() {
                 .contains(&item("fr", "robot-baru"))
         );
     }
-    let res = put(
-        &server,
-        "/api/v1/articles/robot-baru",
-        &article("robot-baru"),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let res = create_robot(&server).await;
     let etag = res.header("etag").unwrap().to_owned();
     let stored: Value = serde_json::from_slice(&res.body).unwrap();
     assert_eq!(stored["versions"]["fr"]["translation"], "machine");
@@ -144,16 +150,7 @@ async fn a_put_article_appears_in_every_format_and_a_delete_retracts_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_version_put_changes_only_that_languages_feeds() {
     let server = start_api().await;
-    assert_eq!(
-        put(
-            &server,
-            "/api/v1/articles/robot-baru",
-            &article("robot-baru")
-        )
-        .await
-        .status,
-        StatusCode::CREATED
-    );
+    create_robot(&server).await;
     let paths: Vec<String> = ["id", "en", "zh", "fr"]
         .iter()
         .flat_map(|l| ["rss.xml", "atom.xml", "feed.json"].map(|f| format!("/{l}/{f}")))
@@ -225,13 +222,7 @@ async fn a_version_put_changes_only_that_languages_feeds() {
 #[tokio::test(flavor = "multi_thread")]
 async fn after_a_write_no_serving_thread_serves_its_old_copy() {
     let server = start_api().await;
-    let res = put(
-        &server,
-        "/api/v1/articles/robot-baru",
-        &article("robot-baru"),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::CREATED);
+    create_robot(&server).await;
     let codings = ["identity", "gzip", "br"];
     let burst = |headers: Vec<(&'static str, String)>| {
         let addr = server.addr;
@@ -677,13 +668,7 @@ async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
             .contains(&format!("<atom:link href=\"{}\" rel=\"hub\"/>", hub.url))
     );
 
-    let res = put(
-        &server,
-        "/api/v1/articles/robot-baru",
-        &article("robot-baru"),
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::CREATED);
+    create_robot(&server).await;
     let mut expected: Vec<String> = Vec::new();
     for lang in ["id", "en", "fr"] {
         for file in ["rss.xml", "atom.xml", "feed.json"] {
