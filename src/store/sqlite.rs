@@ -313,8 +313,11 @@ impl ArticleStore for SqliteStore {
                     },
                 });
             }
+            // One subquery per end: SQLite reads min() or max() alone from the
+            // end of the rowid tree, but scans the whole log for both at once.
             let (oldest, latest): (i64, i64) = conn.query_row(
-                "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM changes",
+                "SELECT coalesce((SELECT min(seq) FROM changes), 0), \
+                        coalesce((SELECT max(seq) FROM changes), 0)",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
