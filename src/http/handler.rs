@@ -2,7 +2,6 @@
 //! content negotiation. Serving a cached resource clones a few `Bytes` and
 //! header values; nothing is rendered or allocated per byte of body.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -20,25 +19,59 @@ use super::{api, negotiate};
 use crate::app::App;
 use crate::cache::Resource;
 use crate::metrics;
-use crate::representation::Served;
+use crate::representation::{Encoding, Served};
 use crate::store::ArticleStore;
 
 pub type Body = Full<Bytes>;
 
-/// Entry point for hyper: never fails, never panics on input.
-pub async fn handle<S: ArticleStore>(
+/// Where a request stands after [`start`].
+pub enum Handled {
+    /// Answered without waiting: a cached hit, a 304, an error, health or
+    /// metrics. Most requests end here, with no future of their own.
+    Now(Response<Body>),
+    /// Needs the store, a render or a request body: [`finish`] answers it.
+    Later(Wait),
+}
+
+/// What a request waits for.
+pub enum Wait {
+    /// A write or the write API's reads.
+    Api,
+    /// The readiness check, which pings the store.
+    Ready,
+    /// A resource not in this thread's copy of the cache: fetched or rendered.
+    Miss(Resource, Encoding),
+}
+
+/// Answers `req` if nothing needs waiting for, else says what it waits for.
+/// Never fails, never panics on input.
+pub fn start<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> Handled {
+    if req.uri().path().starts_with(api::PREFIX) && has_host(req) {
+        return Handled::Later(Wait::Api);
+    }
+    let (route, handled) = route(app, req);
+    if let Handled::Now(response) = &handled {
+        app.metrics.request(route, response.status().as_u16());
+    }
+    handled
+}
+
+/// Answers a request [`start`] could not.
+pub async fn finish<S: ArticleStore>(
     app: &App<S>,
     req: Request<Incoming>,
-) -> Result<Response<Body>, Infallible> {
-    let (route, response) = if req.uri().path().starts_with(api::PREFIX) && has_host(&req) {
-        // Boxed: the write path's future is large, and would make every
-        // feed request's future as large.
-        (metrics::Route::Api, Box::pin(api::respond(app, req)).await)
-    } else {
-        respond(app, &req).await
+    wait: Wait,
+) -> Response<Body> {
+    let (route, response) = match wait {
+        Wait::Api => (metrics::Route::Api, api::respond(app, req).await),
+        Wait::Ready => (metrics::Route::Ready, ready(app).await),
+        Wait::Miss(resource, encoding) => (
+            Route::Resource(resource).metric(),
+            miss(app, &req, resource, encoding).await,
+        ),
     };
     app.metrics.request(route, response.status().as_u16());
-    Ok(response)
+    response
 }
 
 /// RFC 9112 §3.2: an HTTP/1.1 request without Host is malformed.
@@ -46,26 +79,29 @@ fn has_host(req: &Request<Incoming>) -> bool {
     req.version() != Version::HTTP_11 || req.headers().contains_key(HOST)
 }
 
-async fn respond<S: ArticleStore>(
-    app: &App<S>,
-    req: &Request<Incoming>,
-) -> (metrics::Route, Response<Body>) {
+fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Route, Handled) {
     if !has_host(req) {
         return (
             metrics::Route::Unknown,
-            text(
+            Handled::Now(text(
                 StatusCode::BAD_REQUEST,
                 "400 Bad Request: no Host header.\n",
-            ),
+            )),
         );
     }
     let route = match routes::route(&app.config, req.uri().path()) {
         Ok(route) => route,
         Err(RouteError::BadRequest(body)) => {
-            return (metrics::Route::Unknown, text(StatusCode::BAD_REQUEST, body));
+            return (
+                metrics::Route::Unknown,
+                Handled::Now(text(StatusCode::BAD_REQUEST, body)),
+            );
         }
         Err(RouteError::NotFound(body)) => {
-            return (metrics::Route::Unknown, text(StatusCode::NOT_FOUND, body));
+            return (
+                metrics::Route::Unknown,
+                Handled::Now(text(StatusCode::NOT_FOUND, body)),
+            );
         }
     };
     let metric = route.metric();
@@ -77,21 +113,12 @@ async fn respond<S: ArticleStore>(
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return (metric, response);
+        return (metric, Handled::Now(response));
     }
-    let response = match route {
-        Route::Resource(resource) => resource_response(app, req, resource).await,
-        Route::Health => text(StatusCode::OK, "ok\n"),
-        Route::Ready => match Box::pin(app.store.ping()).await {
-            Ok(()) => text(StatusCode::OK, "ready\n"),
-            Err(error) => {
-                tracing::warn!(%error, "readiness check: the store does not answer");
-                text(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "not ready: the store does not answer\n",
-                )
-            }
-        },
+    let handled = match route {
+        Route::Resource(resource) => hit(app, req, resource),
+        Route::Health => Handled::Now(text(StatusCode::OK, "ok\n")),
+        Route::Ready => Handled::Later(Wait::Ready),
         Route::Metrics => {
             let mut exposition = app.metrics.exposition();
             exposition.push_str(&app.publish_stats.exposition());
@@ -100,26 +127,47 @@ async fn respond<S: ArticleStore>(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
             );
-            response
+            Handled::Now(response)
         }
     };
-    (metric, response)
+    (metric, handled)
 }
 
-async fn resource_response<S: ArticleStore>(
-    app: &App<S>,
-    req: &Request<Incoming>,
-    resource: Resource,
-) -> Response<Body> {
+/// Serves `resource` from this thread's copy of its render (see
+/// `cache::local`), if it has one.
+fn hit<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>, resource: Resource) -> Handled {
     let encoding = negotiate::encoding(req.headers());
-    // A hit: this thread's copy of the render (see `cache::local`).
-    if let Some(response) = app.cache.with_local(resource, |local| {
+    let response = app.cache.with_local(resource, |local| {
         local
             .served(encoding)
             .map(|served| respond_with(req, served))
-    }) {
-        return response;
+    });
+    match response {
+        Some(response) => Handled::Now(response),
+        None => Handled::Later(Wait::Miss(resource, encoding)),
     }
+}
+
+async fn ready<S: ArticleStore>(app: &App<S>) -> Response<Body> {
+    match app.store.ping().await {
+        Ok(()) => text(StatusCode::OK, "ready\n"),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check: the store does not answer");
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not ready: the store does not answer\n",
+            )
+        }
+    }
+}
+
+/// Fetches or renders `resource` through the shared cache.
+async fn miss<S: ArticleStore>(
+    app: &App<S>,
+    req: &Request<Incoming>,
+    resource: Resource,
+    encoding: Encoding,
+) -> Response<Body> {
     let rep = match app.cache.get(resource).await {
         Ok(rep) => rep,
         Err(error) if error.is_not_found() => {

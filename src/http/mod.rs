@@ -9,13 +9,15 @@ mod routes;
 mod watchdog;
 mod workers;
 
-use std::future::Future;
+use std::convert::Infallible;
+use std::future::{self, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::Either;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -23,6 +25,7 @@ use hyper_util::server::graceful::Watcher;
 use tokio::net::TcpStream;
 
 pub use self::workers::Listeners;
+use self::handler::Handled;
 use self::workers::{Serving, Threads};
 use crate::app::App;
 use crate::store::ArticleStore;
@@ -89,18 +92,22 @@ async fn connection<S: ArticleStore>(
     let _ = stream.set_nodelay(true);
     let progress = Arc::new(watchdog::Progress::default());
     let stream = watchdog::Watched::new(stream, Arc::clone(&progress));
-    // Every request's future holds the app. Cloned from a handle of this
-    // connection's own, its reference count is written by this connection's
-    // thread only, instead of by every core's requests in turn.
-    let app = Arc::new(app);
     let service_progress = Arc::clone(&progress);
     let service = service_fn(move |req| {
         let busy = service_progress.request();
-        let app = Arc::clone(&app);
-        async move {
-            let response = handler::handle(&app, req).await;
-            drop(busy);
-            response
+        // Most requests are answered here, in the call: hyper then holds a
+        // ready response, not a request's whole future. Only those that wait
+        // (see `handler::Wait`) get a future, allocated for them alone.
+        match handler::start(&app, &req) {
+            Handled::Now(response) => Either::Left(future::ready(Ok(response))),
+            Handled::Later(wait) => {
+                let app = Arc::clone(&app);
+                Either::Right(Box::pin(async move {
+                    let response = handler::finish(&app, req, wait).await;
+                    drop(busy);
+                    Ok::<_, Infallible>(response)
+                }))
+            }
         }
     });
     let conn = watcher.watch(builder.serve_connection(TokioIo::new(stream), service));
