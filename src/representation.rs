@@ -1,5 +1,6 @@
 //! A rendered resource in every content coding, with the header values that go
-//! with it, computed once so that serving a hit allocates nothing.
+//! with it, computed once so that serving a hit renders, compresses and hashes
+//! nothing.
 //!
 //! Identity and gzip are made when the resource is rendered. Brotli is made the
 //! first time a client prefers it: at a quality that beats gzip it costs more
@@ -12,7 +13,11 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone};
-use hyper::header::HeaderValue;
+use hyper::HeaderMap;
+use hyper::header::{
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CACHE_CONTROL, CONTENT_ENCODING,
+    CONTENT_TYPE, ETAG, HeaderValue, LAST_MODIFIED, LINK, VARY, X_CONTENT_TYPE_OPTIONS,
+};
 
 /// Brotli quality: 5 is the lowest that is smaller than gzip -6 on feeds (3–8 %
 /// on a 50-item feed; 4 and below come out as large as gzip or larger, up to
@@ -94,6 +99,50 @@ pub struct Served<'a> {
     pub last_modified: Option<&'a LastModified>,
     pub link: Option<&'a HeaderValue>,
     pub cache_control: &'a HeaderValue,
+}
+
+/// The header fields of one coding's two answers: 200 with the body, and 304.
+/// Built once per render (per serving thread, from its own copies of the
+/// values), so a hit clones a map instead of hashing and inserting each field.
+#[derive(Debug, Clone)]
+pub struct Headers {
+    pub ok: HeaderMap,
+    pub not_modified: HeaderMap,
+}
+
+/// Header fields of a resource response, at most (hyper adds Date and
+/// Content-Length while writing).
+const RESOURCE_HEADERS: usize = 10;
+
+impl Served<'_> {
+    /// The header fields of this coding's answers.
+    pub fn headers(&self) -> Headers {
+        // RFC 9110 §15.4.5: a 304 carries the validators and caching fields
+        // (and CORS, for scripts that revalidate themselves), not the
+        // representation's metadata, which the client already has.
+        let mut not_modified = HeaderMap::with_capacity(RESOURCE_HEADERS);
+        not_modified.insert(ETAG, self.body.etag.clone());
+        not_modified.insert(CACHE_CONTROL, self.cache_control.clone());
+        not_modified.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        not_modified.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        not_modified.insert(
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("ETag, Last-Modified, Link"),
+        );
+        let mut ok = not_modified.clone();
+        ok.insert(CONTENT_TYPE, self.content_type.clone());
+        if let Some(token) = self.encoding.token() {
+            ok.insert(CONTENT_ENCODING, HeaderValue::from_static(token));
+        }
+        if let Some(modified) = self.last_modified {
+            ok.insert(LAST_MODIFIED, modified.header.clone());
+        }
+        if let Some(link) = self.link {
+            ok.insert(LINK, link.clone());
+        }
+        ok.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        Headers { ok, not_modified }
+    }
 }
 
 #[derive(Debug, Clone)]

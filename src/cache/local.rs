@@ -1,7 +1,7 @@
 //! Per-thread copies of hot renders, so that serving a hit touches no memory
 //! another core writes.
 //!
-//! A hit clones a body and a handful of header values into the response. On
+//! A hit clones a body and a header map (see [`Headers`]) into the response. On
 //! the shared [`Representation`] every such clone is an atomic increment (and
 //! later a decrement) of a reference count that every serving thread updates,
 //! so the cache line holding it travels between cores on nearly every
@@ -23,7 +23,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
-use crate::representation::{Body, Encoding, LastModified, Representation, Served};
+use crate::representation::{Body, Encoding, Headers, LastModified, Representation, Served};
 
 /// What a slot held when a copy was made of it: the resource's generation and
 /// the slot's own version.
@@ -38,13 +38,25 @@ pub struct Local {
     stamp: Stamp,
     expires: Instant,
     shared: Arc<Representation>,
-    identity: Body,
-    gzip: Body,
+    fields: Fields,
+    identity: Coded,
+    gzip: Coded,
     /// Copied once the shared render has it (brotli is made on demand).
-    brotli: Option<Body>,
+    brotli: Option<Coded>,
+}
+
+/// This thread's copies of the header values every coding shares.
+struct Fields {
     last_modified: Option<LastModified>,
     link: Option<HeaderValue>,
     cache_control: HeaderValue,
+}
+
+/// One coding's body and the header fields of its answers.
+struct Coded {
+    encoding: Encoding,
+    body: Body,
+    headers: Headers,
 }
 
 impl Local {
@@ -54,46 +66,45 @@ impl Local {
         expires: Instant,
         cache_control: &HeaderValue,
     ) -> Local {
-        Local {
-            stamp,
-            expires,
-            identity: copy_body(&shared.identity),
-            gzip: copy_body(&shared.gzip),
-            brotli: None,
+        let fields = Fields {
             last_modified: shared.last_modified.as_ref().map(|m| LastModified {
                 time: m.time,
                 header: copy_value(&m.header),
             }),
             link: shared.link.as_ref().map(copy_value),
             cache_control: copy_value(cache_control),
+        };
+        Local {
+            stamp,
+            expires,
+            identity: Coded::new(&shared, &fields, Encoding::Identity, &shared.identity),
+            gzip: Coded::new(&shared, &fields, Encoding::Gzip, &shared.gzip),
+            brotli: None,
+            fields,
             shared,
         }
     }
 
-    /// What to answer with in `encoding`, or `None` while the shared render
-    /// has not made that coding yet (the first brotli request makes it, off
-    /// this path).
-    pub fn served(&mut self, encoding: Encoding) -> Option<Served<'_>> {
+    /// What to answer with in `encoding`, and the header fields to answer
+    /// with, or `None` while the shared render has not made that coding yet
+    /// (the first brotli request makes it, off this path).
+    pub fn served(&mut self, encoding: Encoding) -> Option<(Served<'_>, &Headers)> {
         if encoding == Encoding::Brotli
             && self.brotli.is_none()
             && self.shared.is_ready(Encoding::Brotli)
         {
-            self.brotli = Some(copy_body(self.shared.body(Encoding::Brotli)));
+            let body = self.shared.body(Encoding::Brotli);
+            self.brotli = Some(Coded::new(&self.shared, &self.fields, encoding, body));
         }
-        let body = match encoding {
+        let coded = match encoding {
             Encoding::Identity => &self.identity,
             Encoding::Gzip => &self.gzip,
             Encoding::Brotli => self.brotli.as_ref()?,
         };
-        Some(Served {
-            encoding,
-            // A static value: cloning it touches no shared count.
-            content_type: &self.shared.content_type,
-            body,
-            last_modified: self.last_modified.as_ref(),
-            link: self.link.as_ref(),
-            cache_control: &self.cache_control,
-        })
+        Some((
+            served(&self.shared, &self.fields, coded.encoding, &coded.body),
+            &coded.headers,
+        ))
     }
 
     fn is_current(&self, stamp: Stamp, now: Instant) -> bool {
@@ -169,6 +180,37 @@ pub(super) fn sweep(cache: u64, current: impl Fn(usize) -> Stamp) {
             }
         }
     });
+}
+
+impl Coded {
+    /// This thread's copy of `body`, with its answers' header fields.
+    fn new(shared: &Representation, fields: &Fields, encoding: Encoding, body: &Body) -> Coded {
+        let body = copy_body(body);
+        let headers = served(shared, fields, encoding, &body).headers();
+        Coded {
+            encoding,
+            body,
+            headers,
+        }
+    }
+}
+
+/// `body` served with this thread's copies of the shared fields.
+fn served<'a>(
+    shared: &'a Representation,
+    fields: &'a Fields,
+    encoding: Encoding,
+    body: &'a Body,
+) -> Served<'a> {
+    Served {
+        encoding,
+        // A static value: cloning it touches no shared count.
+        content_type: &shared.content_type,
+        body,
+        last_modified: fields.last_modified.as_ref(),
+        link: fields.link.as_ref(),
+        cache_control: &fields.cache_control,
+    }
 }
 
 /// A handle on the same bytes with a reference count of its own.

@@ -1,25 +1,21 @@
 //! One request in, one response out: routing, methods, conditional GET and
-//! content negotiation. Serving a cached resource clones a few `Bytes` and
-//! header values; nothing is rendered or allocated per byte of body.
+//! content negotiation. Serving a cached resource clones a `Bytes` and a
+//! prebuilt header map; nothing is rendered or allocated per byte of body.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{
-    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ALLOW, CACHE_CONTROL,
-    CONTENT_ENCODING, CONTENT_TYPE, ETAG, HOST, HeaderValue, LAST_MODIFIED, LINK, VARY,
-    X_CONTENT_TYPE_OPTIONS,
-};
-use hyper::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use hyper::header::{ALLOW, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::routes::{self, Route, RouteError};
 use super::{api, negotiate};
 use crate::app::App;
 use crate::cache::Resource;
 use crate::metrics;
-use crate::representation::{Encoding, Served};
+use crate::representation::{Encoding, Headers, Served};
 use crate::store::ArticleStore;
 
 pub type Body = Full<Bytes>;
@@ -140,7 +136,7 @@ fn hit<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>, resource: Resourc
     let response = app.cache.with_local(resource, |local| {
         local
             .served(encoding)
-            .map(|served| respond_with(req, served))
+            .map(|(served, headers)| respond_with(req, served, headers))
     });
     match response {
         Some(response) => Handled::Now(response),
@@ -189,53 +185,25 @@ async fn miss<S: ArticleStore>(
         })
         .await;
     }
-    respond_with(req, rep.served(encoding, app.cache.cache_control(resource)))
+    let served = rep.served(encoding, app.cache.cache_control(resource));
+    respond_with(req, served, &served.headers())
 }
 
 /// The response to `req` from `served`: 304 when the client's validators
-/// match, else the body with its headers.
-fn respond_with(req: &Request<Incoming>, served: Served<'_>) -> Response<Body> {
+/// match, else the body. Either way its header fields are a clone of a map
+/// built beforehand.
+fn respond_with(req: &Request<Incoming>, served: Served<'_>, headers: &Headers) -> Response<Body> {
     let body = served.body;
-    let not_modified = negotiate::not_modified(req.headers(), &body.etag, served.last_modified);
-    // Every value is precomputed: each insert clones a static or shared value.
-    // Sized for all of them, so the map is allocated once and never rehashed.
-    let mut headers = HeaderMap::with_capacity(RESOURCE_HEADERS);
-    headers.insert(ETAG, body.etag.clone());
-    headers.insert(CACHE_CONTROL, served.cache_control.clone());
-    headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-    headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    headers.insert(
-        ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("ETag, Last-Modified, Link"),
-    );
-    if not_modified {
-        // RFC 9110 §15.4.5: a 304 carries the validators and caching fields
-        // (and CORS, for scripts that revalidate themselves), not the
-        // representation's metadata, which the client already has.
+    if negotiate::not_modified(req.headers(), &body.etag, served.last_modified) {
         let mut response = empty(StatusCode::NOT_MODIFIED);
-        *response.headers_mut() = headers;
+        *response.headers_mut() = headers.not_modified.clone();
         return response;
     }
-    headers.insert(CONTENT_TYPE, served.content_type.clone());
-    if let Some(token) = served.encoding.token() {
-        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(token));
-    }
-    if let Some(modified) = served.last_modified {
-        headers.insert(LAST_MODIFIED, modified.header.clone());
-    }
-    if let Some(link) = served.link {
-        headers.insert(LINK, link.clone());
-    }
-    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     // For HEAD, hyper sends these headers (Content-Length included) and no body.
     let mut response = Response::new(Full::new(body.bytes.clone()));
-    *response.headers_mut() = headers;
+    *response.headers_mut() = headers.ok.clone();
     response
 }
-
-/// Header fields of a resource response, at most (hyper adds Date and
-/// Content-Length while writing).
-const RESOURCE_HEADERS: usize = 10;
 
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
     let mut response = Response::new(Full::new(body.into()));
