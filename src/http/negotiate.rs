@@ -9,35 +9,29 @@ use crate::representation::{Encoding, LastModified};
 
 /// The best coding the client accepts; brotli, then gzip, then identity on ties.
 /// When nothing listed is acceptable we send identity, as RFC 9110 advises.
+/// Every request asks this: the list is read as bytes, in place.
 pub fn encoding(headers: &HeaderMap) -> Encoding {
     let mut q_br = None;
     let mut q_gzip = None;
     let mut q_identity = None;
     let mut q_any = None;
     for value in headers.get_all(ACCEPT_ENCODING) {
-        let Ok(value) = value.to_str() else { continue };
-        for item in value.split(',') {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            let q = parts
-                .filter_map(|p| {
-                    p.trim()
-                        .strip_prefix("q=")
-                        .or_else(|| p.trim().strip_prefix("Q="))
-                })
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            let q = if (0.0..=1.0).contains(&q) { q } else { 0.0 };
+        for item in value.as_bytes().split(|&b| b == b',') {
+            let mut parts = item.split(|&b| b == b';');
+            let coding = parts.next().unwrap_or_default().trim_ascii();
+            let q = parts.find_map(q_param).map_or(1.0, |q| {
+                if (0.0..=1.0).contains(&q) { q } else { 0.0 }
+            });
             // Codings are case-insensitive; compared in place, not lowercased
             // into a new string on every request.
-            let is = |name: &str| coding.eq_ignore_ascii_case(name);
-            if is("br") {
+            let is = |name: &[u8]| coding.eq_ignore_ascii_case(name);
+            if is(b"br") {
                 q_br = Some(q);
-            } else if is("gzip") || is("x-gzip") {
+            } else if is(b"gzip") || is(b"x-gzip") {
                 q_gzip = Some(q);
-            } else if is("identity") {
+            } else if is(b"identity") {
                 q_identity = Some(q);
-            } else if coding == "*" {
+            } else if coding == b"*" {
                 q_any = Some(q);
             }
         }
@@ -55,6 +49,15 @@ pub fn encoding(headers: &HeaderMap) -> Encoding {
     }
 }
 
+/// The weight a `q=` parameter gives, if `param` is one that parses.
+fn q_param(param: &[u8]) -> Option<f32> {
+    let param = param.trim_ascii();
+    let value = param
+        .strip_prefix(b"q=")
+        .or_else(|| param.strip_prefix(b"Q="))?;
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
+}
+
 /// True when the client's copy matches: `If-None-Match` against the strong ETag
 /// of the selected coding, else `If-Modified-Since` against Last-Modified.
 pub fn not_modified(
@@ -62,11 +65,9 @@ pub fn not_modified(
     etag: &HeaderValue,
     last_modified: Option<&LastModified>,
 ) -> bool {
-    if headers.contains_key(IF_NONE_MATCH) {
-        return headers
-            .get_all(IF_NONE_MATCH)
-            .iter()
-            .any(|v| etag_matches(v, etag));
+    let mut tags = headers.get_all(IF_NONE_MATCH).iter().peekable();
+    if tags.peek().is_some() {
+        return tags.any(|v| etag_matches(v, etag));
     }
     let (Some(since), Some(modified)) = (headers.get(IF_MODIFIED_SINCE), last_modified) else {
         return false;
@@ -84,14 +85,12 @@ pub fn not_modified(
 
 /// Weak comparison (RFC 9110 §8.8.3.2): `W/` prefixes are ignored on both sides.
 fn etag_matches(header: &HeaderValue, etag: &HeaderValue) -> bool {
-    let Ok(header) = header.to_str() else {
-        return false;
-    };
     let ours = etag.as_bytes();
     header
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag).as_bytes() == ours)
+        .as_bytes()
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .any(|tag| tag == b"*" || tag.strip_prefix(b"W/").unwrap_or(tag) == ours)
 }
 
 #[cfg(test)]

@@ -125,6 +125,10 @@ fn not_found(config: &Config, what: &str) -> RouteError {
 /// malformed request, not a missing page. A path without escapes is returned
 /// as it is.
 fn decode(raw: &str) -> Result<Cow<'_, str>, RouteError> {
+    // Every feed URL: printable ASCII, no escapes, checked in one pass.
+    if raw.bytes().all(|b| b.is_ascii_graphic() && b != b'%') {
+        return Ok(Cow::Borrowed(raw));
+    }
     let bad = |why: &str| RouteError::BadRequest(format!("400 Bad Request: {why} in the path.\n"));
     if !raw.contains('%') {
         if raw.chars().any(char::is_control) {
