@@ -24,8 +24,8 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::Watcher;
 use tokio::net::TcpStream;
 
-pub use self::workers::Listeners;
 use self::handler::Handled;
+pub use self::workers::Listeners;
 use self::workers::{Serving, Threads};
 use crate::app::App;
 use crate::store::ArticleStore;

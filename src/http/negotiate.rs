@@ -19,9 +19,9 @@ pub fn encoding(headers: &HeaderMap) -> Encoding {
         for item in value.as_bytes().split(|&b| b == b',') {
             let mut parts = item.split(|&b| b == b';');
             let coding = parts.next().unwrap_or_default().trim_ascii();
-            let q = parts.find_map(q_param).map_or(1.0, |q| {
-                if (0.0..=1.0).contains(&q) { q } else { 0.0 }
-            });
+            let q = parts
+                .find_map(q_param)
+                .map_or(1.0, |q| if (0.0..=1.0).contains(&q) { q } else { 0.0 });
             // Codings are case-insensitive; compared in place, not lowercased
             // into a new string on every request.
             let is = |name: &[u8]| coding.eq_ignore_ascii_case(name);
