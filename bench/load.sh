@@ -28,6 +28,13 @@
 # BASELINE_BIN=path/to/an/older/kabar adds that binary as a third server on
 # the same store (A B C A B C …), for before/after figures from one run.
 #
+# MEASURE=instructions runs every server under valgrind's callgrind instead
+# (nginx as one worker without a master) and, for each scenario, counts the
+# user-space instructions each spends on REQUESTS (4,000) requests from one
+# client over four keep-alive connections: exact and repeatable, where the
+# timed runs move by ±15 % on a shared machine; system calls and the kernel's
+# work are not counted. Needs valgrind (apt-get install valgrind).
+#
 # Load goes to 127.0.0.1 only, every run is bounded by DURATION, and every
 # process started here is stopped on exit. Needs: cargo, curl, python3, wrk,
 # nginx (apt-get install wrk nginx-light).
@@ -47,14 +54,22 @@ NGINX_PORT=${NGINX_PORT:-18481}
 BASELINE_PORT=${BASELINE_PORT:-18483}
 BASELINE_BIN=${BASELINE_BIN:-}
 FEED=${FEED:-/fr/rss.xml}
+MEASURE=${MEASURE:-time}
+REQUESTS=${REQUESTS:-4000}
 SCENARIOS=${SCENARIOS:-"plain gzip 304 close"}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release/kabar
 CORPUS=$TARGET_DIR/release/examples/corpus
 CLK_TCK=$(getconf CLK_TCK)
 
-for tool in cargo curl python3 wrk nginx; do
-  command -v "$tool" >/dev/null || { echo "load.sh: $tool is missing (apt-get install wrk nginx-light)" >&2; exit 1; }
+TOOLS="cargo curl python3 wrk nginx"
+case $MEASURE in
+  time) ;;
+  instructions) TOOLS="$TOOLS valgrind callgrind_control"; STARTUP_RUNS=0 ;;
+  *) echo "load.sh: MEASURE is time or instructions, not $MEASURE" >&2; exit 1 ;;
+esac
+for tool in $TOOLS; do
+  command -v "$tool" >/dev/null || { echo "load.sh: $tool is missing (apt-get install wrk nginx-light valgrind)" >&2; exit 1; }
 done
 
 WORK=$(mktemp -d /tmp/kabar-load.XXXXXX)
@@ -107,9 +122,19 @@ IMPORT_RATE=$(python3 -c "print(f'{$ARTICLES / ($import_end - $import_start):.0f
 log "imported $ARTICLES articles at $IMPORT_RATE articles/s"
 
 # --- Kabar -------------------------------------------------------------------
+# Under callgrind a server starts and renders some fifty times slower.
+WAIT_TRIES=300
+WRAP=()
+if [ "$MEASURE" = instructions ]; then
+  WAIT_TRIES=3000
+  wrap() { WRAP=(valgrind --tool=callgrind "--callgrind-out-file=$WORK/callgrind.$1.%p"); }
+else
+  wrap() { :; }
+fi
+
 wait_for() {
   local url=$1
-  for _ in $(seq 300); do
+  for _ in $(seq "$WAIT_TRIES"); do
     curl -fso /dev/null "$url" && return 0
     sleep 0.05
   done
@@ -118,7 +143,8 @@ wait_for() {
 }
 
 KABAR_LOG_FILE=$WORK/kabar.log
-KABAR_LOG=warn "$BIN" serve --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" \
+wrap kabar
+KABAR_LOG=warn ${WRAP[@]+"${WRAP[@]}"} "$BIN" serve --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" \
   --listen "127.0.0.1:$KABAR_PORT" >"$KABAR_LOG_FILE" 2>&1 &
 KABAR_PID=$!
 KABAR=http://127.0.0.1:$KABAR_PORT
@@ -146,7 +172,8 @@ log "${#resources[@]} resources cached"
 SERVERS="kabar nginx"
 BASELINE=http://127.0.0.1:$BASELINE_PORT
 if [ -n "$BASELINE_BIN" ]; then
-  KABAR_LOG=warn "$BASELINE_BIN" serve --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" \
+  wrap baseline
+  KABAR_LOG=warn ${WRAP[@]+"${WRAP[@]}"} "$BASELINE_BIN" serve --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" \
     --listen "127.0.0.1:$BASELINE_PORT" >"$WORK/baseline.log" 2>&1 &
   BASELINE_PID=$!
   wait_for "$BASELINE/healthz"
@@ -166,10 +193,12 @@ CACHE_CONTROL=$(header cache-control)
 LINK=$(header link)
 MEDIA_TYPE=${CONTENT_TYPE%%;*}
 
+WORKERS="worker_processes 2;"
+[ "$MEASURE" = instructions ] && WORKERS="worker_processes 1; master_process off;"
 cat > "$WORK/nginx.conf" <<NGINX
 # One worker per core, as Kabar's runtime has; no access log; sendfile and
 # the open-file cache, as a static file server is set up in production.
-worker_processes 2;
+$WORKERS
 daemon off;
 pid $WORK/nginx.pid;
 error_log $WORK/nginx-error.log warn;
@@ -209,7 +238,8 @@ http {
 }
 NGINX
 nginx -t -c "$WORK/nginx.conf" -p "$WORK" 2>/dev/null || nginx -t -c "$WORK/nginx.conf" -p "$WORK"
-nginx -c "$WORK/nginx.conf" -p "$WORK" &
+wrap nginx
+${WRAP[@]+"${WRAP[@]}"} nginx -c "$WORK/nginx.conf" -p "$WORK" &
 NGINX_PID=$!
 NGINX=http://127.0.0.1:$NGINX_PORT
 wait_for "$NGINX$FEED"
@@ -303,6 +333,104 @@ run() { # scenario server round
   echo "$scenario $server $round $rps $p99 $cpu_us $errors" >> "$RESULTS"
   log "$scenario round $round $server: $rps req/s, p99 $p99 ms, $cpu_us µs CPU/req ($user_us in user space), $errors errors"
 }
+
+# --- instructions (MEASURE=instructions) ---------------------------------------
+# REQUESTS requests of `scenario` to `url`, answered in full, from four
+# keep-alive connections (or a new connection each, for close).
+send_requests() { # scenario url etag
+  python3 - "$1" "$2" "$3" "$REQUESTS" <<'PY'
+import socket, sys, urllib.parse
+scenario, url, etag, total = sys.argv[1], urllib.parse.urlsplit(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+head = f"GET {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n"
+if scenario != "plain":
+    head += "Accept-Encoding: gzip\r\n"
+if scenario in ("304", "close"):
+    head += f"If-None-Match: {etag}\r\n"
+if scenario == "close":
+    head += "Connection: close\r\n"
+request = (head + "\r\n").encode()
+expected = b"HTTP/1.1 304" if scenario in ("304", "close") else b"HTTP/1.1 200"
+
+def connect():
+    return socket.create_connection((url.hostname, url.port), timeout=600)
+
+def answer(sock, pending):
+    """Reads one response; returns the bytes after it."""
+    while b"\r\n\r\n" not in pending:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise SystemExit("load.sh: the server closed a connection mid-response")
+        pending += chunk
+    head, rest = pending.split(b"\r\n\r\n", 1)
+    if not head.startswith(expected):
+        raise SystemExit(f"load.sh: {scenario}: got {head.splitlines()[0]!r}")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    return rest[length:]
+
+done = 0
+if scenario == "close":
+    while done < total:
+        with connect() as sock:
+            sock.sendall(request)
+            answer(sock, b"")
+        done += 1
+else:
+    socks = [connect() for _ in range(4)]
+    pending = [b""] * len(socks)
+    while done < total:
+        for sock in socks:
+            sock.sendall(request)
+        for i, sock in enumerate(socks):
+            pending[i] = answer(sock, pending[i])
+        done += len(socks)
+print(done)
+PY
+}
+
+# User-space instructions (callgrind's Ir) per request of `scenario` to `server`.
+instructions() { # scenario server
+  local scenario=$1 server=$2 pid url etag sent dump
+  pid=$(pids_of "$server" | cut -d' ' -f1)
+  case $server in
+    kabar) url=$KABAR$FEED; etag=$KABAR_ETAG ;;
+    nginx) url=$NGINX$FEED; etag=$NGINX_ETAG ;;
+    baseline) url=$BASELINE$FEED; etag=$BASELINE_ETAG ;;
+  esac
+  send_requests "$scenario" "$url" "$etag" >/dev/null # warm: connections, copies
+  callgrind_control --zero "$pid" >/dev/null
+  sent=$(send_requests "$scenario" "$url" "$etag")
+  callgrind_control --dump "$pid" >/dev/null
+  dump=$(ls -t "$WORK/callgrind.$server.$pid".* | head -1)
+  awk -v n="$sent" '/^(summary|totals):/ { printf "%.0f\n", $2 / n; exit }' "$dump"
+}
+
+if [ "$MEASURE" = instructions ]; then
+  echo
+  echo "User-space instructions per request (callgrind Ir), $REQUESTS requests of $FEED each"
+  echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  header="| scenario | Kabar | nginx | Kabar / nginx |"
+  [ -n "$BASELINE_BIN" ] && header="$header baseline | Kabar / baseline |"
+  echo "$header"
+  echo "$header" | sed 's/[^|]\+/ --- /g'
+  for scenario in $SCENARIOS; do
+    k=$(instructions "$scenario" kabar)
+    n=$(instructions "$scenario" nginx)
+    row="| $scenario | $k | $n | $(python3 -c "print(f'{$k / $n:.2f}')") |"
+    if [ -n "$BASELINE_BIN" ]; then
+      b=$(instructions "$scenario" baseline)
+      row="$row $b | $(python3 -c "print(f'{$k / $b:.2f}')") |"
+    fi
+    echo "$row"
+  done
+  exit 0
+fi
 
 for scenario in $SCENARIOS; do
   for round in $(seq "$ROUNDS"); do
