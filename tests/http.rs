@@ -65,6 +65,66 @@ async fn feeds_carry_the_contract_headers() {
     server.stop().await;
 }
 
+/// The header fields of a 304, besides Date.
+const NOT_MODIFIED_FIELDS: [&str; 5] = [
+    "access-control-allow-origin",
+    "access-control-expose-headers",
+    "cache-control",
+    "etag",
+    "vary",
+];
+
+/// A response's header fields by name, without Date (it moves with the clock).
+fn fields(res: &common::Response) -> Vec<(String, String)> {
+    let mut fields: Vec<(String, String)> = res
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != "date")
+        .map(|(name, value)| {
+            let value = value.to_str().expect("ASCII header value");
+            (name.as_str().to_owned(), value.to_owned())
+        })
+        .collect();
+    fields.sort();
+    fields
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hits_carry_the_same_header_fields_as_the_render_that_made_them() {
+    let server = start().await;
+    for coding in ["identity", "gzip", "br"] {
+        let accept = [("accept-encoding", coding)];
+        // The feed's first request and brotli's first are answered from the
+        // shared render, with header maps made for them; the rest from the
+        // serving threads' copies, with the maps each thread built.
+        let first = server.get_with(FEED, &accept).await;
+        assert_eq!(first.status, StatusCode::OK, "{coding}");
+        let expected = fields(&first);
+        for _ in 0..8 {
+            let hit = server.get_with(FEED, &accept).await;
+            assert_eq!(fields(&hit), expected, "{coding}");
+            assert_eq!(hit.body, first.body, "{coding}");
+        }
+        let etag = first.header("etag").expect("etag");
+        let revalidate = [("accept-encoding", coding), ("if-none-match", etag)];
+        // RFC 9110 §15.4.5: the validators, caching fields and CORS, as the
+        // 200 has them; not the representation's metadata.
+        let kept: Vec<(String, String)> = expected
+            .iter()
+            .filter(|(name, _)| NOT_MODIFIED_FIELDS.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(kept.len(), NOT_MODIFIED_FIELDS.len(), "{coding}");
+        for _ in 0..8 {
+            let not_modified = server.get_with(FEED, &revalidate).await;
+            assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED, "{coding}");
+            assert!(not_modified.body.is_empty(), "{coding}");
+            assert_eq!(fields(&not_modified), kept, "{coding}");
+        }
+    }
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn conditional_gets_answer_304_without_a_body() {
     let server = start().await;

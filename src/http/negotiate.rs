@@ -122,6 +122,11 @@ mod tests {
         assert_eq!(accept("identity;q=0, *;q=0"), Encoding::Identity);
         assert_eq!(accept("gzip;q=nonsense"), Encoding::Gzip);
         assert_eq!(accept("gzip;q=0.2, identity;q=0.5"), Encoding::Identity);
+        assert_eq!(accept(" GZIP ; Q=0.5 , br ; q=0.4"), Encoding::Gzip);
+        assert_eq!(accept("x-gzip"), Encoding::Gzip);
+        assert_eq!(accept("br;q=1.5, gzip;q=0.1"), Encoding::Gzip);
+        assert_eq!(accept("br;level=5;q=0.9, gzip;q=0.8"), Encoding::Brotli);
+        assert_eq!(accept(",,;, gzip"), Encoding::Gzip);
     }
 
     #[test]
@@ -131,6 +136,10 @@ mod tests {
         headers.insert(IF_NONE_MATCH, HeaderValue::from_static("\"x\", W/\"abc\""));
         assert!(not_modified(&headers, &etag, None));
         headers.insert(IF_NONE_MATCH, HeaderValue::from_static("\"abcd\""));
+        assert!(!not_modified(&headers, &etag, None));
+        headers.insert(IF_NONE_MATCH, HeaderValue::from_static("  *  "));
+        assert!(not_modified(&headers, &etag, None));
+        headers.insert(IF_NONE_MATCH, HeaderValue::from_static(""));
         assert!(!not_modified(&headers, &etag, None));
 
         let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
