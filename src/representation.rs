@@ -117,31 +117,43 @@ const RESOURCE_HEADERS: usize = 10;
 impl Served<'_> {
     /// The header fields of this coding's answers.
     pub fn headers(&self) -> Headers {
-        // RFC 9110 §15.4.5: a 304 carries the validators and caching fields
-        // (and CORS, for scripts that revalidate themselves), not the
-        // representation's metadata, which the client already has.
-        let mut not_modified = HeaderMap::with_capacity(RESOURCE_HEADERS);
-        not_modified.insert(ETAG, self.body.etag.clone());
-        not_modified.insert(CACHE_CONTROL, self.cache_control.clone());
-        not_modified.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
-        not_modified.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-        not_modified.insert(
+        Headers {
+            ok: self.ok_headers(),
+            not_modified: self.not_modified_headers(),
+        }
+    }
+
+    /// The header fields of a 304. RFC 9110 §15.4.5: the validators and
+    /// caching fields (and CORS, for scripts that revalidate themselves), not
+    /// the representation's metadata, which the client already has.
+    pub fn not_modified_headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(RESOURCE_HEADERS);
+        headers.insert(ETAG, self.body.etag.clone());
+        headers.insert(CACHE_CONTROL, self.cache_control.clone());
+        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        headers.insert(
             ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static("ETag, Last-Modified, Link"),
         );
-        let mut ok = not_modified.clone();
-        ok.insert(CONTENT_TYPE, self.content_type.clone());
+        headers
+    }
+
+    /// The header fields of a 200: a 304's and the representation's metadata.
+    pub fn ok_headers(&self) -> HeaderMap {
+        let mut headers = self.not_modified_headers();
+        headers.insert(CONTENT_TYPE, self.content_type.clone());
         if let Some(token) = self.encoding.token() {
-            ok.insert(CONTENT_ENCODING, HeaderValue::from_static(token));
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static(token));
         }
         if let Some(modified) = self.last_modified {
-            ok.insert(LAST_MODIFIED, modified.header.clone());
+            headers.insert(LAST_MODIFIED, modified.header.clone());
         }
         if let Some(link) = self.link {
-            ok.insert(LINK, link.clone());
+            headers.insert(LINK, link.clone());
         }
-        ok.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-        Headers { ok, not_modified }
+        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers
     }
 }
 

@@ -781,6 +781,23 @@ async fn closed_months_are_archived_and_linked_from_the_subscription_feed() {
         res.header("cache-control"),
         Some("public, max-age=86400, stale-if-error=86400")
     );
+    // Archives are answered from the shared cache each time, header fields
+    // built per answer: a revalidation gets a 304 with the validators and the
+    // archive's caching field, and none of the representation's metadata.
+    let etag = res.header("etag").expect("an archive's ETag");
+    let not_modified = server
+        .get_with("/fr/archive/2026-10/atom.xml", &[("if-none-match", etag)])
+        .await;
+    assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(not_modified.header("etag"), Some(etag));
+    assert_eq!(
+        not_modified.header("cache-control"),
+        Some("public, max-age=86400, stale-if-error=86400")
+    );
+    assert_eq!(not_modified.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(not_modified.header("content-type"), None);
+    assert_eq!(not_modified.header("last-modified"), None);
+    assert_eq!(not_modified.header("link"), None);
     let xml = res.text();
     common::assert_well_formed_xml(xml.as_bytes());
     assert!(

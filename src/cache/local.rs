@@ -54,7 +54,6 @@ struct Fields {
 
 /// One coding's body and the header fields of its answers.
 struct Coded {
-    encoding: Encoding,
     body: Body,
     headers: Headers,
 }
@@ -102,7 +101,7 @@ impl Local {
             Encoding::Brotli => self.brotli.as_ref()?,
         };
         Some((
-            served(&self.shared, &self.fields, coded.encoding, &coded.body),
+            served(&self.shared, &self.fields, encoding, &coded.body),
             &coded.headers,
         ))
     }
@@ -187,11 +186,7 @@ impl Coded {
     fn new(shared: &Representation, fields: &Fields, encoding: Encoding, body: &Body) -> Coded {
         let body = copy_body(body);
         let headers = served(shared, fields, encoding, &body).headers();
-        Coded {
-            encoding,
-            body,
-            headers,
-        }
+        Coded { body, headers }
     }
 }
 

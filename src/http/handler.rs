@@ -136,7 +136,7 @@ fn hit<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>, resource: Resourc
     let response = app.cache.with_local(resource, |local| {
         local
             .served(encoding)
-            .map(|(served, headers)| respond_with(req, served, headers))
+            .map(|(served, headers)| respond_with(req, served, Some(headers)))
     });
     match response {
         Some(response) => Handled::Now(response),
@@ -185,23 +185,34 @@ async fn miss<S: ArticleStore>(
         })
         .await;
     }
-    let served = rep.served(encoding, app.cache.cache_control(resource));
-    respond_with(req, served, &served.headers())
+    respond_with(
+        req,
+        rep.served(encoding, app.cache.cache_control(resource)),
+        None,
+    )
 }
 
 /// The response to `req` from `served`: 304 when the client's validators
-/// match, else the body. Either way its header fields are a clone of a map
-/// built beforehand.
-fn respond_with(req: &Request<Incoming>, served: Served<'_>, headers: &Headers) -> Response<Body> {
+/// match, else the body. Its header fields are a clone of the `prebuilt` map
+/// (a serving thread's copy has them), or else built for this answer alone.
+fn respond_with(
+    req: &Request<Incoming>,
+    served: Served<'_>,
+    prebuilt: Option<&Headers>,
+) -> Response<Body> {
     let body = served.body;
     if negotiate::not_modified(req.headers(), &body.etag, served.last_modified) {
         let mut response = empty(StatusCode::NOT_MODIFIED);
-        *response.headers_mut() = headers.not_modified.clone();
+        *response.headers_mut() = prebuilt.map_or_else(
+            || served.not_modified_headers(),
+            |headers| headers.not_modified.clone(),
+        );
         return response;
     }
     // For HEAD, hyper sends these headers (Content-Length included) and no body.
     let mut response = Response::new(Full::new(body.bytes.clone()));
-    *response.headers_mut() = headers.ok.clone();
+    *response.headers_mut() =
+        prebuilt.map_or_else(|| served.ok_headers(), |headers| headers.ok.clone());
     response
 }
 
