@@ -94,13 +94,17 @@ async fn connection<S: ArticleStore>(
     let stream = watchdog::Watched::new(stream, Arc::clone(&progress));
     let service_progress = Arc::clone(&progress);
     let service = service_fn(move |req| {
-        let busy = service_progress.request();
         // Most requests are answered here, in the call: hyper then holds a
         // ready response, not a request's whole future. Only those that wait
-        // (see `handler::Wait`) get a future, allocated for them alone.
+        // (see `handler::Wait`) get a future, allocated for them alone, and
+        // count as busy while it runs.
         match handler::start(&app, &req) {
-            Handled::Now(response) => Either::Left(future::ready(Ok(response))),
+            Handled::Now(response) => {
+                service_progress.answered();
+                Either::Left(future::ready(Ok(response)))
+            }
             Handled::Later(wait) => {
+                let busy = service_progress.request();
                 let app = Arc::clone(&app);
                 Either::Right(Box::pin(async move {
                     let response = handler::finish(&app, req, wait).await;

@@ -38,9 +38,14 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// Counts a request answered at once, with nothing left running.
+    pub fn answered(&self) {
+        self.requests.fetch_add(1, Relaxed);
+    }
+
     /// Marks a request handed to the handler until the returned guard drops.
     pub fn request(self: &Arc<Self>) -> Busy {
-        self.requests.fetch_add(1, Relaxed);
+        self.answered();
         self.busy.fetch_add(1, Relaxed);
         Busy(Arc::clone(self))
     }
