@@ -279,6 +279,14 @@ pids_of() {
     nginx) echo "$NGINX_PID $(pgrep -P "$NGINX_PID" | tr '\n' ' ')" ;;
   esac
 }
+# "url etag": the feed under test on a server, and that server's ETag of its gzip body.
+target_of() {
+  case $1 in
+    kabar) echo "$KABAR$FEED $KABAR_ETAG" ;;
+    nginx) echo "$NGINX$FEED $NGINX_ETAG" ;;
+    baseline) echo "$BASELINE$FEED $BASELINE_ETAG" ;;
+  esac
+}
 # "user system" CPU ticks of every process of a server.
 cpu_ticks() {
   local user=0 system=0 pid u s
@@ -310,11 +318,7 @@ RESULTS=$WORK/results
 : > "$RESULTS"
 run() { # scenario server round
   local scenario=$1 server=$2 round=$3 url headers=() etag
-  case $server in
-    kabar) url=$KABAR$FEED; etag=$KABAR_ETAG ;;
-    nginx) url=$NGINX$FEED; etag=$NGINX_ETAG ;;
-    baseline) url=$BASELINE$FEED; etag=$BASELINE_ETAG ;;
-  esac
+  read -r url etag < <(target_of "$server")
   case $scenario in
     plain) ;;
     gzip) headers=(-H 'Accept-Encoding: gzip') ;;
@@ -397,11 +401,7 @@ PY
 instructions() { # scenario server
   local scenario=$1 server=$2 pid url etag sent dump
   pid=$(pids_of "$server" | cut -d' ' -f1)
-  case $server in
-    kabar) url=$KABAR$FEED; etag=$KABAR_ETAG ;;
-    nginx) url=$NGINX$FEED; etag=$NGINX_ETAG ;;
-    baseline) url=$BASELINE$FEED; etag=$BASELINE_ETAG ;;
-  esac
+  read -r url etag < <(target_of "$server")
   send_requests "$scenario" "$url" "$etag" >/dev/null # warm: connections, copies
   callgrind_control --zero "$pid" >/dev/null
   sent=$(send_requests "$scenario" "$url" "$etag")
