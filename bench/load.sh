@@ -26,7 +26,10 @@
 # (STARTUP_RUNS runs; the store is generated once and kept in target/kabar-bench/).
 #
 # BASELINE_BIN=path/to/an/older/kabar adds that binary as a third server on
-# the same store (A B C A B C …), for before/after figures from one run.
+# the same store (A B C A B C …), for before/after figures from one run;
+# BASELINE_CONFIG (default feeds.toml) is the configuration it runs with, for
+# an older binary that does not know newer keys, or for this binary with a
+# setting changed (sendfile = false).
 #
 # MEASURE=instructions runs every server under valgrind's callgrind instead
 # (nginx as one worker without a master) and, for each scenario, counts the
@@ -53,6 +56,7 @@ KABAR_PORT=${KABAR_PORT:-18480}
 NGINX_PORT=${NGINX_PORT:-18481}
 BASELINE_PORT=${BASELINE_PORT:-18483}
 BASELINE_BIN=${BASELINE_BIN:-}
+BASELINE_CONFIG=${BASELINE_CONFIG:-$ROOT/feeds.toml}
 FEED=${FEED:-/fr/rss.xml}
 MEASURE=${MEASURE:-time}
 REQUESTS=${REQUESTS:-4000}
@@ -173,7 +177,7 @@ SERVERS="kabar nginx"
 BASELINE=http://127.0.0.1:$BASELINE_PORT
 if [ -n "$BASELINE_BIN" ]; then
   wrap baseline
-  KABAR_LOG=warn ${WRAP[@]+"${WRAP[@]}"} "$BASELINE_BIN" serve --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" \
+  KABAR_LOG=warn ${WRAP[@]+"${WRAP[@]}"} "$BASELINE_BIN" serve --config "$BASELINE_CONFIG" --store "$WORK/kabar.sqlite" \
     --listen "127.0.0.1:$BASELINE_PORT" >"$WORK/baseline.log" 2>&1 &
   BASELINE_PID=$!
   wait_for "$BASELINE/healthz"

@@ -167,6 +167,11 @@ pub struct ServerConfig {
     pub max_header_bytes: NonZeroUsize,
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: NonZeroUsize,
+    /// Keep large rendered bodies in an in-memory file and send them with
+    /// `sendfile` (Linux; elsewhere, or if the file cannot be made, bodies
+    /// stay in the heap and are written from there).
+    #[serde(default = "default_sendfile")]
+    pub sendfile: bool,
 }
 
 type NonZeroU64 = std::num::NonZeroU64;
@@ -177,6 +182,10 @@ fn default_header_read_timeout() -> NonZeroU64 {
 
 fn default_max_header_bytes() -> NonZeroUsize {
     NonZeroUsize::new(16 * 1024).unwrap_or(NonZeroUsize::MIN)
+}
+
+fn default_sendfile() -> bool {
+    true
 }
 
 fn default_max_body_bytes() -> NonZeroUsize {

@@ -3,7 +3,8 @@
 //!
 //! A read flows one way: HTTP ([`http`]) → render cache ([`cache`]) → on a miss
 //! the store ([`store`]) → the builder ([`feed`]) → the renderers ([`render`]) →
-//! compressed [`representation`]s, kept in the cache and served.
+//! compressed [`representation`]s, kept in the cache (large bodies in the
+//! [`pages`] file, sent with `sendfile`) and served.
 
 pub mod app;
 pub mod archive;
@@ -16,6 +17,7 @@ pub mod feed;
 pub mod http;
 pub mod import;
 pub mod metrics;
+pub mod pages;
 pub mod render;
 pub mod representation;
 pub mod store;

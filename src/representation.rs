@@ -8,7 +8,7 @@
 //! feed readers ask for gzip alone, so a cold render does not pay for it.
 
 use std::io::Write;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
@@ -18,6 +18,8 @@ use hyper::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CACHE_CONTROL, CONTENT_ENCODING,
     CONTENT_TYPE, ETAG, HeaderValue, LAST_MODIFIED, LINK, VARY, X_CONTENT_TYPE_OPTIONS,
 };
+
+use crate::pages::PageFile;
 
 /// Brotli quality: 5 is the lowest that is smaller than gzip -6 on feeds (3–8 %
 /// on a 50-item feed; 4 and below come out as large as gzip or larger, up to
@@ -62,13 +64,21 @@ pub struct Body {
 }
 
 impl Body {
-    fn new(bytes: Vec<u8>) -> Body {
+    /// `bytes` and their ETag; in `pages` when it takes them.
+    fn new(bytes: Vec<u8>, pages: Option<&Arc<PageFile>>) -> Body {
         let hash = xxhash_rust::xxh3::xxh3_128(&bytes);
         let etag = HeaderValue::from_str(&format!("\"{hash:032x}\""))
             .unwrap_or_else(|_| HeaderValue::from_static("\"0\""));
-        Body {
-            bytes: Bytes::from(bytes),
-            etag,
+        let bytes = pages
+            .and_then(|pages| pages.keep(&bytes))
+            .unwrap_or_else(|| Bytes::from(bytes));
+        Body { bytes, etag }
+    }
+
+    /// Moves the bytes into `pages` when it takes them.
+    fn keep_in(&mut self, pages: &Arc<PageFile>) {
+        if let Some(kept) = pages.keep(&self.bytes) {
+            self.bytes = kept;
         }
     }
 }
@@ -87,6 +97,9 @@ pub struct Representation {
     pub link: Option<HeaderValue>,
     /// When it was made: the cache's TTL counts from here.
     pub rendered_at: Instant,
+    /// Where large bodies are kept, brotli's too when it is made; `None`
+    /// keeps them in the heap.
+    pages: Option<Arc<PageFile>>,
 }
 
 /// Everything a response for one coding of a resource takes from it, by
@@ -174,13 +187,23 @@ impl Representation {
         let gzip = gzip(&body);
         Representation {
             content_type: HeaderValue::from_static(content_type),
-            identity: Body::new(body),
-            gzip: Body::new(gzip),
+            identity: Body::new(body, None),
+            gzip: Body::new(gzip, None),
             brotli: OnceLock::new(),
             last_modified: updated.map(last_modified),
             link,
             rendered_at: Instant::now(),
+            pages: None,
         }
+    }
+
+    /// This representation with its large bodies in `pages`, sent from there
+    /// with `sendfile` (see `crate::pages`); brotli goes there when made.
+    pub fn kept_in(mut self, pages: &Arc<PageFile>) -> Representation {
+        self.identity.keep_in(pages);
+        self.gzip.keep_in(pages);
+        self.pages = Some(Arc::clone(pages));
+        self
     }
 
     /// The body in `encoding`. The first brotli request compresses it (a few
@@ -193,7 +216,7 @@ impl Representation {
             Encoding::Gzip => &self.gzip,
             Encoding::Brotli => self
                 .brotli
-                .get_or_init(|| Body::new(brotli(&self.identity.bytes))),
+                .get_or_init(|| Body::new(brotli(&self.identity.bytes), self.pages.as_ref())),
         }
     }
 

@@ -575,3 +575,102 @@ fn gunzip(body: &[u8]) -> Vec<u8> {
         .unwrap();
     decoded
 }
+
+/// Large bodies go out of the page file by `sendfile` (the bundled default):
+/// byte for byte what a server writing them from memory sends, in every
+/// coding, and one response after another on a kept-alive connection to a
+/// client that reads slowly through a small window, so the kernel takes each
+/// body in several pieces.
+#[tokio::test(flavor = "multi_thread")]
+async fn bodies_sent_from_the_page_file_are_the_bytes_written_from_memory() {
+    let on = start().await;
+    let off = common::start_with(|text| text.replace("sendfile = true", "sendfile = false")).await;
+    let mut expected = Vec::new();
+    for coding in ["identity", "gzip", "br"] {
+        let sent = on.get_with(FEED, &[("accept-encoding", coding)]).await;
+        let written = off.get_with(FEED, &[("accept-encoding", coding)]).await;
+        assert_eq!(sent.status, StatusCode::OK);
+        assert_eq!(sent.header("etag"), written.header("etag"), "{coding}");
+        assert!(sent.body == written.body, "{coding}: the same bytes");
+        expected.push(written.body);
+    }
+    // Identity goes by sendfile, the smaller codings from memory.
+    assert!(expected[0].len() >= kabar::pages::MIN_BODY);
+    assert!(expected[1].len() < kabar::pages::MIN_BODY);
+    let held = page_file_bytes(&on).await;
+    assert!(
+        held >= expected[0].len() as u64 && held < (expected[0].len() + expected[1].len()) as u64,
+        "identity alone is in the page file: {held}"
+    );
+    assert_eq!(page_file_bytes(&off).await, 0);
+
+    // Pipelined requests for more bytes than the socket buffers hold, read
+    // only after a pause through a small window: sendfile stops short,
+    // waits for the socket and resumes, between responses from memory.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stream = socket.connect(on.addr).await.unwrap();
+    const PIPELINED: usize = 60;
+    let requests: String = (0..PIPELINED)
+        .map(|i| {
+            let coding = if i % 2 == 0 { "identity" } else { "gzip" };
+            let close = if i == PIPELINED - 1 {
+                "connection: close\r\n"
+            } else {
+                ""
+            };
+            format!(
+                "GET {FEED} HTTP/1.1\r\nhost: kabar\r\naccept-encoding: {coding}\r\n{close}\r\n"
+            )
+        })
+        .collect();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, requests.as_bytes())
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut answer = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer)
+        .await
+        .unwrap();
+    let bodies = response_bodies(&answer);
+    assert_eq!(bodies.len(), PIPELINED);
+    for (i, body) in bodies.iter().enumerate() {
+        assert!(*body == expected[i % 2], "response {i}: the same bytes");
+    }
+    on.stop().await;
+    off.stop().await;
+}
+
+/// `kabar_page_file_bytes` from the server's `/metrics`.
+async fn page_file_bytes(server: &common::TestServer<kabar::SqliteStore>) -> u64 {
+    let metrics = server.get("/metrics").await;
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    text.lines()
+        .find_map(|line| line.strip_prefix("kabar_page_file_bytes "))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or_else(|| panic!("no kabar_page_file_bytes in {text}"))
+}
+
+/// The bodies of the HTTP/1.1 responses in `bytes`, one after another, each
+/// as long as its Content-Length says.
+fn response_bodies(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut bodies = Vec::new();
+    while !bytes.is_empty() {
+        let end = bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("end of a response head");
+        let head = String::from_utf8_lossy(&bytes[..end]).to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        let len: usize = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))
+            .and_then(|value| value.trim().parse().ok())
+            .expect("content-length");
+        let body = &bytes[end + 4..];
+        assert!(body.len() >= len, "a whole body");
+        bodies.push(body[..len].to_vec());
+        bytes = &body[len..];
+    }
+    bodies
+}

@@ -34,6 +34,7 @@ use crate::archive::{self, Month};
 use crate::config::{Config, Language, Section};
 use crate::feed::{self, Format, History};
 use crate::metrics::Metrics;
+use crate::pages::PageFile;
 use crate::render;
 use crate::representation::Representation;
 use crate::store::{ArticleStore, FeedQuery, FeedRow, StoreError, Touched};
@@ -150,6 +151,8 @@ pub struct FeedCache<S> {
     /// `Cache-Control` of monthly archives: closed months change only when an
     /// old article is corrected, so caches may keep them a day.
     archive_cache_control: HeaderValue,
+    /// Where renders keep their large bodies, for `sendfile` (`server.sendfile`).
+    pages: Option<Arc<PageFile>>,
 }
 
 /// How long shared caches may keep a closed month's archive.
@@ -208,6 +211,7 @@ impl<S: ArticleStore> FeedCache<S> {
         static IDS: AtomicU64 = AtomicU64::new(1);
         let (cache_control, archive_cache_control) = cache_controls(&config);
         FeedCache {
+            pages: config.server.sendfile.then(page_file).flatten(),
             generations: (0..slots).map(|_| AtomicU64::new(0)).collect(),
             id: IDS.fetch_add(1, Ordering::Relaxed),
             cache_control,
@@ -272,6 +276,11 @@ impl<S: ArticleStore> FeedCache<S> {
             self.metrics.cache_hit();
         }
         result
+    }
+
+    /// The file holding rendered bodies, when they are sent with `sendfile`.
+    pub fn pages(&self) -> Option<&Arc<PageFile>> {
+        self.pages.as_ref()
     }
 
     /// `Cache-Control` for `resource`.
@@ -457,6 +466,25 @@ impl<S: ArticleStore> FeedCache<S> {
             .map(|row| Month::of(row.article.published.timestamp_millis(), zone)))
     }
 
+    /// Runs `f`, a render and its compression, off the async workers (CPU
+    /// work), and puts its bodies in the page file.
+    async fn blocking<F>(&self, f: F) -> Result<Representation, BuildError>
+    where
+        F: FnOnce() -> Result<Representation, BuildError> + Send + 'static,
+    {
+        let pages = self.pages.clone();
+        let kept = move || {
+            let rep = f()?;
+            Ok(match &pages {
+                Some(pages) => rep.kept_in(pages),
+                None => rep,
+            })
+        };
+        tokio::task::spawn_blocking(kept)
+            .await
+            .map_err(|e| BuildError::Task(e.to_string()))?
+    }
+
     async fn build(&self, resource: Resource) -> Result<Arc<Representation>, BuildError> {
         let started = Instant::now();
         let config = Arc::clone(&self.config);
@@ -486,8 +514,10 @@ impl<S: ArticleStore> FeedCache<S> {
                                 .join(&archive::path(language.code(), m))
                         });
                 }
-                blocking(move || render_feed_with(&config, lang, section, format, &rows, history))
-                    .await?
+                self.blocking(move || {
+                    render_feed_with(&config, lang, section, format, &rows, history)
+                })
+                .await?
             }
             Resource::Archive { lang, month } => {
                 let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
@@ -511,7 +541,7 @@ impl<S: ArticleStore> FeedCache<S> {
                     .store
                     .feed_rows(archive_query(&code, archive::MAX_ITEMS, range))
                     .await?;
-                blocking(move || {
+                self.blocking(move || {
                     let language = &config.languages[lang];
                     let feed = feed::build_archive(&config, language, month, prev, &rows);
                     represent(&config, &feed, Format::Atom)
@@ -519,11 +549,11 @@ impl<S: ArticleStore> FeedCache<S> {
                 .await?
             }
             Resource::Opml => {
-                blocking(move || Ok(page("text/x-opml; charset=utf-8", render::opml(&config))))
+                self.blocking(move || Ok(page("text/x-opml; charset=utf-8", render::opml(&config))))
                     .await?
             }
             Resource::Index => {
-                blocking(move || Ok(page("text/html; charset=utf-8", render::index(&config))))
+                self.blocking(move || Ok(page("text/html; charset=utf-8", render::index(&config))))
                     .await?
             }
         };
@@ -659,14 +689,14 @@ fn page(content_type: &'static str, body: Vec<u8>) -> Representation {
     Representation::new::<chrono::Utc>(content_type, body, None, None)
 }
 
-/// Rendering and compression are CPU work: keep them off the async workers.
-async fn blocking<F>(f: F) -> Result<Representation, BuildError>
-where
-    F: FnOnce() -> Result<Representation, BuildError> + Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| BuildError::Task(e.to_string()))?
+/// The page file for this process's renders, or `None` (bodies in the heap)
+/// where it cannot be made.
+fn page_file() -> Option<Arc<PageFile>> {
+    PageFile::new()
+        .inspect_err(|error| {
+            tracing::warn!(%error, "no page file: bodies are written from memory, not with sendfile");
+        })
+        .ok()
 }
 
 /// `Link: <hub>; rel="hub", <self>; rel="self"` for WebSub discovery.

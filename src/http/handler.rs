@@ -118,6 +118,13 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
         Route::Metrics => {
             let mut exposition = app.metrics.exposition();
             exposition.push_str(&app.publish_stats.exposition());
+            let held = app.cache.pages().map_or(0, |pages| pages.held());
+            metrics::gauge(
+                &mut exposition,
+                "kabar_page_file_bytes",
+                "Bytes of rendered bodies held in the page file, sent with sendfile.",
+                held,
+            );
             let mut response = text(StatusCode::OK, exposition);
             response.headers_mut().insert(
                 CONTENT_TYPE,

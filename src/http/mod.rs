@@ -1,11 +1,13 @@
 //! The HTTP server: accepts connections on one thread per core, bounds how
-//! long a client may take to speak, serves HTTP/1.1 and HTTP/2 through hyper,
-//! and drains in-flight requests on shutdown.
+//! long a client may take to speak, serves HTTP/1.1 and HTTP/2 through hyper
+//! (large bodies by `sendfile`, see `socket`), and drains in-flight requests
+//! on shutdown.
 
 mod api;
 mod handler;
 mod negotiate;
 mod routes;
+mod socket;
 mod watchdog;
 mod workers;
 
@@ -91,6 +93,7 @@ async fn connection<S: ArticleStore>(
     #[cfg(not(target_os = "linux"))]
     let _ = stream.set_nodelay(true);
     let progress = Arc::new(watchdog::Progress::default());
+    let stream = socket::Socket::new(stream, app.cache.pages().cloned());
     let stream = watchdog::Watched::new(stream, Arc::clone(&progress));
     let service_progress = Arc::clone(&progress);
     let service = service_fn(move |req| {
