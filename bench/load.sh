@@ -21,7 +21,8 @@
 #          as a poller that does not keep connections between polls
 # and print requests/s, p99 latency, their ratios Kabar/nginx, and each server's
 # CPU per request (utime + stime from /proc over the run, all processes of the
-# server). Then Kabar's peak RSS (VmHWM) with everything cached, and the time
+# server). Then Kabar's peak RSS (VmHWM) with everything cached and the bytes its
+# page file holds (bodies sent with sendfile, outside the heap), and the time
 # from exec to the first 200 on /fr/rss.xml with a 100,000-article store
 # (STARTUP_RUNS runs; the store is generated once and kept in target/kabar-bench/).
 #
@@ -445,6 +446,12 @@ done
 KABAR_STATUS=/proc/$KABAR_PID/status
 HWM_KB=$(awk '/^VmHWM/ {print $2}' "$KABAR_STATUS")
 RSS_KB=$(awk '/^VmRSS/ {print $2}' "$KABAR_STATUS")
+# Bodies in the page file are memory too, outside the heap: in RSS (as
+# RssShmem) only where the process read them through its mapping, as brotli
+# does; the rest is added to the peak.
+SHMEM_KB=$(awk '/^RssShmem/ {print $2}' "$KABAR_STATUS")
+PAGE_KB=$(curl -fs "$KABAR/metrics" | awk '/^kabar_page_file_bytes / {print int($2 / 1024)}')
+UNMAPPED_KB=$((PAGE_KB > SHMEM_KB ? PAGE_KB - SHMEM_KB : 0))
 stop "$KABAR_PID"; KABAR_PID=""
 stop "$NGINX_PID"; NGINX_PID=""
 stop "$BASELINE_PID"; BASELINE_PID=""
@@ -538,6 +545,7 @@ if before:
 PY
 echo
 echo "Kabar peak RSS with every resource cached (identity, gzip, br), after the rounds: VmHWM $((HWM_KB / 1024)) MiB ($HWM_KB kB), VmRSS $((RSS_KB / 1024)) MiB"
+echo "page file (bodies sent with sendfile): $((PAGE_KB / 1024)) MiB ($PAGE_KB kB), of which in RSS (RssShmem) $((SHMEM_KB / 1024)) MiB; peak with the rest of the page file: $(((HWM_KB + UNMAPPED_KB) / 1024)) MiB"
 echo "kabar import of $ARTICLES articles: $IMPORT_RATE articles/s"
 if [ -n "${STARTUP:-}" ]; then
   read -r median low high <<< "$STARTUP"

@@ -83,14 +83,13 @@ impl AsyncWrite for Socket {
         let Some(pages) = this.pages.as_deref() else {
             return Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         };
+        if let Some((first, offset)) = bufs.first().and_then(|b| Some((b, in_file(pages, b)?))) {
+            let len = first.len();
+            return this.poll_io(cx, || sys::sendfile(&this.stream, pages, offset, len));
+        }
         match bufs.iter().position(|b| in_file(pages, b).is_some()) {
-            None => Pin::new(&mut this.stream).poll_write_vectored(cx, bufs),
-            Some(0) => {
-                let offset = in_file(pages, &bufs[0]).unwrap_or_default();
-                let len = bufs[0].len();
-                this.poll_io(cx, || sys::sendfile(&this.stream, pages, offset, len))
-            }
             Some(body) => this.poll_io(cx, || sys::send_more(&this.stream, &bufs[..body])),
+            None => Pin::new(&mut this.stream).poll_write_vectored(cx, bufs),
         }
     }
 
