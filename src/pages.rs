@@ -85,6 +85,7 @@ impl PageFile {
         }
         let span = body.len().div_ceil(PAGE) * PAGE;
         let offset = self.lock().take(span)?;
+        self.held.fetch_add(span as u64, Relaxed);
         let region = Region {
             pages: Arc::clone(self),
             offset,
@@ -93,7 +94,6 @@ impl PageFile {
         };
         // On failure the region drops here and gives its range back.
         sys::write_at(&self.file, body, offset).ok()?;
-        self.held.fetch_add(span as u64, Relaxed);
         Some(Bytes::from_owner(region))
     }
 
@@ -145,8 +145,8 @@ impl AsRef<[u8]> for Region {
     fn as_ref(&self) -> &[u8] {
         // SAFETY: the range lies inside the mapping (`Space` hands out ranges
         // within `CAPACITY`), which lives as long as `pages`; the mapping is
-        // read-only and the range was written before this region was made and
-        // is not written again until the region drops.
+        // read-only, and the range is written once, before the region is
+        // handed out, and not again until the region drops.
         unsafe { std::slice::from_raw_parts(self.pages.map.base.add(self.offset), self.len) }
     }
 }
