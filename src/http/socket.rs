@@ -83,12 +83,16 @@ impl AsyncWrite for Socket {
         let Some(pages) = this.pages.as_deref() else {
             return Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
         };
-        if let Some((first, offset)) = bufs.first().and_then(|b| Some((b, in_file(pages, b)?))) {
-            let len = first.len();
-            return this.poll_io(cx, || sys::sendfile(&this.stream, pages, offset, len));
-        }
-        match bufs.iter().position(|b| in_file(pages, b).is_some()) {
-            Some(body) => this.poll_io(cx, || sys::send_more(&this.stream, &bufs[..body])),
+        let body = bufs
+            .iter()
+            .enumerate()
+            .find_map(|(i, buf)| Some((i, in_file(pages, buf)?)));
+        match body {
+            Some((0, offset)) => {
+                let len = bufs[0].len();
+                this.poll_io(cx, || sys::sendfile(&this.stream, pages, offset, len))
+            }
+            Some((i, _)) => this.poll_io(cx, || sys::send_more(&this.stream, &bufs[..i])),
             None => Pin::new(&mut this.stream).poll_write_vectored(cx, bufs),
         }
     }
