@@ -8,7 +8,10 @@
 //! packet of their own, and the body follows by `sendfile` from the file: the
 //! socket takes references to the file's pages instead of a copy of the
 //! bytes, as when a static file server sends a file. hyper sees an ordinary
-//! socket that wrote some bytes and writes the rest on its next call.
+//! socket that wrote some bytes and writes the rest on its next call. Pieces
+//! of a body smaller than the page file's threshold (HTTP/2 frames, the rest
+//! of a body the socket took only part of) are copied from the mapping, which
+//! costs less than `sendfile` at that size.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -18,7 +21,7 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::pages::PageFile;
+use crate::pages::{MIN_BODY, PageFile};
 
 /// A TCP connection that sends page-file bodies with `sendfile`.
 #[derive(Debug)]
@@ -55,9 +58,12 @@ impl Socket {
     }
 }
 
-/// Where a slice lies in `pages`, when it is a non-empty part of a body there.
-fn in_file(pages: &PageFile, slice: &[u8]) -> Option<u64> {
-    if slice.is_empty() {
+/// Where `slice` lies in `pages`, when it is worth sending from there. Below
+/// [`MIN_BODY`] a copy costs less than `sendfile` (see there), so what is left
+/// of a body the socket took only part of, or an HTTP/2 frame of one, is
+/// written from the mapping like any other bytes.
+fn sendfile_offset(pages: &PageFile, slice: &[u8]) -> Option<u64> {
+    if slice.len() < MIN_BODY {
         return None;
     }
     pages.offset_of(slice)
@@ -73,7 +79,8 @@ impl AsyncWrite for Socket {
     }
 
     /// Writes the slices before the first page-file body with `MSG_MORE`, or
-    /// that body with `sendfile`, or all of them when none is in the file.
+    /// that body with `sendfile`, or all of them when none is to be sent from
+    /// the file.
     fn poll_write_vectored(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -86,7 +93,7 @@ impl AsyncWrite for Socket {
         let body = bufs
             .iter()
             .enumerate()
-            .find_map(|(i, buf)| Some((i, in_file(pages, buf)?)));
+            .find_map(|(i, buf)| Some((i, sendfile_offset(pages, buf)?)));
         match body {
             Some((0, offset)) => {
                 let len = bufs[0].len();
