@@ -562,7 +562,7 @@ async fn http2_streams_get_the_same_bytes_as_http1() {
     assert_eq!(other.0.status, StatusCode::OK);
     assert!(common::parse_feed(&gunzip(&other.1)).entries.len() > 1);
 
-    // The identity body goes by sendfile from the page file, in frames.
+    // The identity body lies in the page file; its frames are copied from there.
     let identity = request(server.addr, "GET", FEED, &[]).await;
     assert!(identity.body.len() >= kabar::pages::MIN_BODY);
     let (plain, body) = get_in("identity", FEED, None).await;
@@ -613,8 +613,9 @@ async fn bodies_sent_from_the_page_file_are_the_bytes_written_from_memory() {
     assert_eq!(page_file_bytes(&off).await, 0);
 
     // Pipelined requests for more bytes than the socket buffers hold, read
-    // only after a pause through a small window: sendfile stops short,
-    // waits for the socket and resumes, between responses from memory.
+    // only after a pause through a small window: sendfile stops short and
+    // the rest of the body follows once the socket takes more, between
+    // responses from memory.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stream = socket.connect(on.addr).await.unwrap();
