@@ -29,11 +29,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
-/// Bodies smaller than this stay in the heap. Measured against nginx and
-/// against itself with `sendfile = false` (BENCHMARKS.md): a 200 KB feed
-/// costs a quarter less CPU by `sendfile`, its 34 KB gzip a tenth more, since
-/// `sendfile` then costs a second system call and a reference per page for a
-/// copy that is cheap at that size.
+/// Bodies smaller than this stay in the heap. Measured against the same
+/// server with `sendfile = false` (BENCHMARKS.md, fifth round): a 200 KB feed
+/// costs a fifth less CPU per request by `sendfile`, its 34 KB gzip body a
+/// tenth to a quarter more, since `sendfile` then costs a second system call
+/// and a reference per page for a copy that is cheap at that size.
 pub const MIN_BODY: usize = 64 * 1024;
 
 /// Offsets are multiples of the page size, so a body starts on a page of its
