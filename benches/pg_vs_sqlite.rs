@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kabar::cache::Resource;
-use kabar::feed::{self, Format};
+use kabar::feed;
+use kabar::urls::Format;
+use kabar::urls::Resource;
 use kabar::{App, ArticleStore, Config, PgStore, SqliteStore};
 use tokio_postgres::NoTls;
 

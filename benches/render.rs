@@ -1,6 +1,6 @@
 //! Cold feed renders: what a cache miss costs, measured on the real path
 //! (`store.feed_rows` → `feed::build` → `render::feed` → `Representation::new`,
-//! the last three through `cache::render_feed`, the function a miss runs).
+//! the last three through `serve::render_feed`, the function a miss runs).
 //!
 //! The store holds 1,000 and 100,000 articles of the deterministic corpus
 //! (`support/corpus.rs`), six versions each, generated once in batched
@@ -27,9 +27,10 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BatchSize, Criterion, Throughput};
-use kabar::cache;
-use kabar::feed::{self, Format};
-use kabar::representation::{Encoding, Representation};
+use kabar::feed;
+use kabar::serve;
+use kabar::serve::representation::{Encoding, Representation};
+use kabar::urls::Format;
 use kabar::{ArticleStore, Config, SqliteStore};
 
 /// Articles per transaction while generating a store.
@@ -133,7 +134,7 @@ fn cold<M: Measurement>(c: &mut Criterion<M>, suffix: &str) {
                         let rows = rt
                             .block_on(store.feed_rows(query.clone()))
                             .expect("feed rows");
-                        cache::render_feed(&config, lang, None, format, &rows).expect("render")
+                        serve::render_feed(&config, lang, None, format, &rows).expect("render")
                     });
                 });
             }

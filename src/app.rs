@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::auth::ApiTokens;
-use crate::cache::{FeedCache, Resource};
-use crate::changes::OwnWrites;
 use crate::config::{Config, DatabaseUrl};
 use crate::import;
 use crate::metrics::Metrics;
+use crate::serve::FeedCache;
+use crate::store::OwnWrites;
 use crate::store::{ArticleStore, PgStore, SqliteStore, StoreError};
+use crate::urls::Resource;
 use crate::websub::{PublishStats, Publisher, PublisherConfig};
 
 pub struct App<S> {
@@ -54,22 +55,11 @@ impl<S: ArticleStore> App<S> {
     /// Tells the WebSub hubs that these feeds changed (call it after their
     /// renders were retired, so a hub fetching at once gets the new bytes).
     pub fn announce(&self, resources: &[Resource]) {
+        // Archives are not subscribed to; OPML and index change with the configuration only.
         let urls: Vec<String> = resources
             .iter()
-            .filter_map(|r| match *r {
-                Resource::Feed {
-                    lang,
-                    section,
-                    format,
-                } => {
-                    let lang = self.config.languages.get(lang)?.code();
-                    let section = section
-                        .and_then(|s| self.config.sections.get(s))
-                        .map(|s| s.slug());
-                    Some(self.config.feed_url(lang, section, format))
-                }
-                Resource::Archive { .. } | Resource::Opml | Resource::Index => None,
-            })
+            .filter(|r| matches!(r, Resource::Feed { .. }))
+            .filter_map(|r| r.url(&self.config))
             .collect();
         self.publisher.publish(&urls);
     }

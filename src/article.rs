@@ -12,9 +12,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::Config;
-
-/// Longest article id we accept; ids appear in URLs and tag: URIs.
-pub const MAX_ID_LEN: usize = 128;
+pub use crate::config::{MAX_ID_LEN, is_valid_id};
 
 /// A whole article with all its language versions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,17 +198,6 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Inval
     // Trailing characters after the document are a syntax error too.
     de.end().map_err(syntax)?;
     Ok(value)
-}
-
-/// True for ids we accept: `[a-z0-9]` then `[a-z0-9-]`, at most [`MAX_ID_LEN`].
-pub fn is_valid_id(id: &str) -> bool {
-    let bytes = id.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= MAX_ID_LEN
-        && bytes[0].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
 }
 
 impl Article {

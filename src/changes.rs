@@ -3,8 +3,7 @@
 //! database) retire the feeds they touched here too: within a poll interval,
 //! or at once when the store pushes a hint (PostgreSQL's LISTEN/NOTIFY).
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
@@ -13,44 +12,6 @@ use crate::store::{ArticleStore, Touched};
 /// How often the change log is read: the bound on how stale another
 /// process's write can look here.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
-
-/// Sequence numbers of this process's own writes, already applied when they
-/// were made, so the follower does not retire those feeds a second time.
-#[derive(Debug, Default)]
-pub struct OwnWrites(Mutex<BTreeSet<u64>>);
-
-impl OwnWrites {
-    pub fn mark_own(&self, seq: u64) {
-        if seq > 0 {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(seq);
-        }
-    }
-
-    fn take(&self, seq: u64) -> bool {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&seq)
-    }
-
-    /// Forgets every own write: after a reconnect their sequence numbers may
-    /// belong to another database's log (at worst a feed is retired twice).
-    fn forget_all(&self) {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
-
-    /// Forgets own writes the follower has passed without seeing (pruned).
-    fn forget_up_to(&self, seq: u64) {
-        let mut own = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        *own = own.split_off(&(seq + 1));
-    }
-}
 
 /// Reads the change log forever, retiring the feeds other processes' writes
 /// touched. Run it as a background task for as long as the server serves.

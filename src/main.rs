@@ -11,9 +11,9 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use kabar::app::{self, Seed, StoreLocation};
 use kabar::auth::{self, ApiTokens};
-use kabar::cache::Resource;
 use kabar::config::Config;
-use kabar::feed::Format;
+use kabar::urls::Format;
+use kabar::urls::Resource;
 use kabar::{App, ArticleStore, changes, http, import};
 
 #[derive(Parser)]
@@ -98,6 +98,7 @@ const HUB_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    keep_large_buffers_out_of_the_heap();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -118,6 +119,21 @@ fn main() -> ExitCode {
             eprintln!("kabar: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Pins glibc's mmap threshold at its default (128 KiB). Left dynamic, it
+/// climbs to the size of the largest buffer freed (a rendered body, a
+/// compressor's window), after which every render's buffers come from the
+/// heaps of whatever blocking threads ran it and stay there, so a full cache
+/// would hold much free heap besides its bodies.
+fn keep_large_buffers_out_of_the_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const MMAP_THRESHOLD: libc::c_int = 128 * 1024;
+        // SAFETY: mallopt only sets a malloc parameter, before any other
+        // thread runs; a refused value returns 0 and changes nothing.
+        let _ = unsafe { libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) };
     }
 }
 

@@ -564,7 +564,7 @@ async fn http2_streams_get_the_same_bytes_as_http1() {
 
     // The identity body lies in the page file; its frames are copied from there.
     let identity = request(server.addr, "GET", FEED, &[]).await;
-    assert!(identity.body.len() >= kabar::pages::MIN_BODY);
+    assert!(identity.body.len() >= kabar::serve::pages::MIN_BODY);
     let (plain, body) = get_in("identity", FEED, None).await;
     assert_eq!(plain.status, StatusCode::OK);
     assert!(body == identity.body, "the same bytes as HTTP/1.1");
@@ -603,8 +603,8 @@ async fn bodies_sent_from_the_page_file_are_the_bytes_written_from_memory() {
         expected.push(written.body);
     }
     // Identity goes by sendfile, the smaller codings from memory.
-    assert!(expected[0].len() >= kabar::pages::MIN_BODY);
-    assert!(expected[1].len() < kabar::pages::MIN_BODY);
+    assert!(expected[0].len() >= kabar::serve::pages::MIN_BODY);
+    assert!(expected[1].len() < kabar::serve::pages::MIN_BODY);
     let held = page_file_bytes(&on).await;
     assert!(
         held >= expected[0].len() as u64 && held < (expected[0].len() + expected[1].len()) as u64,

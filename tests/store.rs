@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use kabar::app::{self, Seed};
 use kabar::article::Article;
-use kabar::cache::Resource;
 use kabar::config::DatabaseUrl;
-use kabar::feed::Format;
 use kabar::store::{ArticleStore, FeedQuery, IfMatch, StoreError, Touched};
+use kabar::urls::Format;
+use kabar::urls::Resource;
 use kabar::{App, Config, PgStore, SqliteStore};
 
 use common::pg;

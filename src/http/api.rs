@@ -11,7 +11,7 @@ use hyper::header::{
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
-use super::handler::Body;
+use super::response::{Body, json};
 use crate::app::App;
 use crate::article::{self, Article, Invalid, Version};
 use crate::store::{ArticleStore, IfMatch};
@@ -333,15 +333,4 @@ fn error(status: StatusCode, field: &str, reason: &str) -> Response<Body> {
         reason,
     };
     json(status, &body)
-}
-
-fn json(status: StatusCode, value: &impl Serialize) -> Response<Body> {
-    let mut bytes = serde_json::to_vec_pretty(value).unwrap_or_default();
-    bytes.push(b'\n');
-    let mut response = Response::new(Full::new(Bytes::from(bytes)));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
 }

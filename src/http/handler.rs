@@ -4,21 +4,19 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{ALLOW, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode, Version};
 
+use super::response::{Body, empty, text};
 use super::routes::{self, Route, RouteError};
 use super::{api, negotiate};
 use crate::app::App;
-use crate::cache::Resource;
 use crate::metrics;
-use crate::representation::{Encoding, Headers, Served};
+use crate::serve::representation::{Encoding, Headers, Served};
 use crate::store::ArticleStore;
-
-pub type Body = Full<Bytes>;
+use crate::urls::Resource;
 
 /// Where a request stands after [`start`].
 pub enum Handled {
@@ -62,7 +60,7 @@ pub async fn finish<S: ArticleStore>(
         Wait::Api => (metrics::Route::Api, api::respond(app, req).await),
         Wait::Ready => (metrics::Route::Ready, ready(app).await),
         Wait::Miss(resource, encoding) => (
-            Route::Resource(resource).metric(),
+            routes::metric(&Route::Resource(resource)),
             miss(app, &req, resource, encoding).await,
         ),
     };
@@ -100,7 +98,7 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
             );
         }
     };
-    let metric = route.metric();
+    let metric = routes::metric(&route);
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut response = text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -220,21 +218,5 @@ fn respond_with(
     let mut response = Response::new(Full::new(body.bytes.clone()));
     *response.headers_mut() =
         prebuilt.map_or_else(|| served.ok_headers(), |headers| headers.ok.clone());
-    response
-}
-
-fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-fn empty(status: StatusCode) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = status;
     response
 }

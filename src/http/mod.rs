@@ -6,6 +6,7 @@
 mod api;
 mod handler;
 mod negotiate;
+mod response;
 mod routes;
 mod socket;
 mod watchdog;

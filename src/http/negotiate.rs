@@ -5,7 +5,7 @@
 use hyper::HeaderMap;
 use hyper::header::{ACCEPT_ENCODING, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH};
 
-use crate::representation::{Encoding, LastModified};
+use crate::serve::representation::{Encoding, LastModified};
 
 /// The best coding the client accepts; brotli, then gzip, then identity on ties.
 /// When nothing listed is acceptable we send identity, as RFC 9110 advises.

@@ -3,7 +3,7 @@
 //!
 //! hyper writes a response as one vectored write: its buffer of header lines,
 //! then the body, a [`Bytes`](bytes::Bytes) it got from the cache. When that
-//! body lies in the page file (`crate::pages`), the header lines go first with
+//! body lies in the page file (`crate::serve::pages`), the header lines go first with
 //! `MSG_MORE`, so the kernel holds them for the body instead of sending a
 //! packet of their own, and the body follows by `sendfile` from the file: the
 //! socket takes references to the file's pages instead of a copy of the
@@ -21,7 +21,7 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::pages::{MIN_BODY, PageFile};
+use crate::serve::pages::{MIN_BODY, PageFile};
 
 /// A TCP connection that sends page-file bodies with `sendfile`.
 #[derive(Debug)]
@@ -137,7 +137,7 @@ mod sys {
     use socket2::SockRef;
     use tokio::net::TcpStream;
 
-    use crate::pages::PageFile;
+    use crate::serve::pages::PageFile;
 
     /// Sends `bufs`, telling the kernel more follows at once (`MSG_MORE`), so
     /// it waits for the body before sending a packet.
@@ -175,7 +175,7 @@ mod sys {
 
     use tokio::net::TcpStream;
 
-    use crate::pages::PageFile;
+    use crate::serve::pages::PageFile;
 
     pub fn send_more(_: &TcpStream, _: &[IoSlice<'_>]) -> io::Result<usize> {
         Err(io::ErrorKind::Unsupported.into())
@@ -252,7 +252,7 @@ mod tests {
     async fn bytes_on_their_way_stay_as_sent_when_their_range_is_reused() {
         let pages = PageFile::new().unwrap();
         let (mut socket, mut client) = pair(Some(Arc::clone(&pages))).await;
-        let first = body(1, crate::pages::MIN_BODY);
+        let first = body(1, crate::serve::pages::MIN_BODY);
         let kept = pages.keep(&first).unwrap();
         let offset = pages.offset_of(&kept).unwrap();
         // Sent by sendfile, and not read yet: the socket holds the pages.
@@ -261,7 +261,7 @@ mod tests {
             sent += socket.write(&kept[sent..]).await.unwrap();
         }
         drop(kept);
-        let second = body(200, crate::pages::MIN_BODY);
+        let second = body(200, crate::serve::pages::MIN_BODY);
         let reused = pages.keep(&second).unwrap();
         assert_eq!(pages.offset_of(&reused), Some(offset), "the same range");
         let mut got = vec![0; first.len()];

@@ -13,7 +13,8 @@ use atom_syndication::{
 
 use super::{GENERATOR, RenderError};
 use crate::config::Config;
-use crate::feed::{Feed, Format, Item};
+use crate::feed::{Feed, Item};
+use crate::urls::Format;
 
 const DC_NS: &str = "http://purl.org/dc/elements/1.1/";
 /// RFC 5005's namespace, for `<fh:archive/>`.

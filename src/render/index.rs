@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use super::all_feeds;
 use crate::config::Config;
-use crate::feed::Format;
 use crate::text::{escape_html as esc, xml_safe};
+use crate::urls::{self, Format};
 
 const STYLE: &str = "
 :root{color-scheme:light dark;--fg:#1d232a;--muted:#5b6570;--bg:#f6f4ef;--card:#fff;--line:#e3ded3;--accent:#b3261e}
@@ -47,7 +47,7 @@ pub fn render(config: &Config) -> Vec<u8> {
         "</head>\n<body>\n<header>\n<h1>{site}</h1>\n\
          <p>RSS, Atom and JSON feeds in every language of the site. Translated items link back to the original.</p>\n\
          <p><a href=\"{opml}\">feeds.opml</a> — every feed in one file for your reader.</p>\n</header>\n<main>\n",
-        opml = esc(&config.server.public_url.join("feeds.opml")),
+        opml = esc(&urls::opml_url(config)),
     );
     let feeds = all_feeds(config);
     for lang in &config.languages {
@@ -74,7 +74,7 @@ pub fn render(config: &Config) -> Vec<u8> {
                 let _ = write!(
                     out,
                     "<a href=\"{}\" type=\"{}\">{}</a>",
-                    esc(&config.feed_url(feed.lang, feed.section, format)),
+                    esc(&urls::feed_url(config, feed.lang, feed.section, format)),
                     format.media_type(),
                     format.name().to_uppercase()
                 );
@@ -103,7 +103,7 @@ fn write_autodiscovery(out: &mut String, config: &Config) {
                 feed.lang,
                 esc(&xml_safe(&feed.title)),
                 format.name().to_uppercase(),
-                esc(&config.feed_url(feed.lang, feed.section, format)),
+                esc(&urls::feed_url(config, feed.lang, feed.section, format)),
             );
         }
     }

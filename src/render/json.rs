@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::{GENERATOR, RenderError};
 use crate::config::Config;
-use crate::feed::{Feed, Format, Item};
+use crate::feed::{Feed, Item};
+use crate::urls::Format;
 
 #[derive(Serialize)]
 struct JsonFeed<'a> {

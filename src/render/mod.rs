@@ -11,7 +11,8 @@ mod opml;
 mod rss;
 
 use crate::config::Config;
-use crate::feed::{Feed, Format};
+use crate::feed::Feed;
+use crate::urls::Format;
 
 pub use index::render as index;
 pub use opml::render as opml;

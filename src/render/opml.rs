@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use super::all_feeds;
 use crate::config::Config;
-use crate::feed::Format;
 use crate::text::{escape_html as esc, xml_safe};
+use crate::urls::{self, Format};
 
 pub fn render(config: &Config) -> Vec<u8> {
     let mut out = String::with_capacity(32 * 1024);
@@ -30,7 +30,7 @@ pub fn render(config: &Config) -> Vec<u8> {
                     version = opml_version(format),
                     title = esc(&xml_safe(&title)),
                     code = feed.lang,
-                    url = esc(&config.feed_url(feed.lang, feed.section, format)),
+                    url = esc(&urls::feed_url(config, feed.lang, feed.section, format)),
                     html = esc(lang.home_url.as_ref().unwrap_or(&config.site.url).as_str()),
                 );
             }

@@ -14,8 +14,9 @@ use rss::{Category, Channel, Enclosure, Guid, Image};
 
 use super::{GENERATOR, RenderError};
 use crate::config::Config;
-use crate::feed::{Feed, Format, Item};
+use crate::feed::{Feed, Item};
 use crate::text;
+use crate::urls::Format;
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 

@@ -7,6 +7,7 @@
 //! network I/O.
 
 mod columns;
+mod own_writes;
 mod postgres;
 mod sqlite;
 
@@ -16,6 +17,7 @@ use std::future::Future;
 use chrono::{DateTime, FixedOffset};
 use url::Url;
 
+pub use own_writes::OwnWrites;
 pub use postgres::{CHANGE_CHANNEL, LISTEN_APPLICATION_NAME, PgStore};
 pub use sqlite::SqliteStore;
 

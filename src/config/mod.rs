@@ -6,7 +6,6 @@
 //! few cross-field rules are checked afterwards against spanned values.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::ops::Range;
@@ -17,8 +16,12 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
-use crate::article::is_valid_id;
-use crate::feed::Format;
+mod values;
+
+pub use values::{
+    BaseUrl, DatabaseUrl, Direction, LangCode, MAX_ID_LEN, PageUrl, Slug, TagAuthority, TagDate,
+    is_valid_id,
+};
 
 /// A configuration error, already worded for a person: `file:line: key: problem`.
 #[derive(Debug, thiserror::Error)]
@@ -82,77 +85,6 @@ pub struct StoreConfig {
     /// Folder of article JSON files imported when the store is first created.
     #[serde(default)]
     pub seed: Option<PathBuf>,
-}
-
-/// A PostgreSQL connection URL (`postgres://` or `postgresql://`), checked when
-/// read. Shown only without its password, so it can go in logs and errors.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct DatabaseUrl(String);
-
-impl DatabaseUrl {
-    /// Checks a URL from the environment or the command line, where a password
-    /// may stand (feeds.toml refuses one: see the `TryFrom` impl).
-    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
-        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err("a PostgreSQL URL starts with postgres:// or postgresql://".to_owned());
-        }
-        url.parse::<tokio_postgres::Config>()
-            .map_err(|e| format!("not a PostgreSQL URL: {e}"))?;
-        Ok(DatabaseUrl(url.to_owned()))
-    }
-
-    /// The whole URL, password included: for connecting, never for showing.
-    pub fn secret(&self) -> &str {
-        &self.0
-    }
-
-    /// The URL without password or query parameters, for logs and errors.
-    pub fn redacted(&self) -> String {
-        match Url::parse(&self.0) {
-            Ok(mut url) => {
-                let _ = url.set_password(None);
-                url.set_query(None);
-                url.to_string()
-            }
-            Err(_) => "postgres://…".to_owned(),
-        }
-    }
-
-    fn has_password(&self) -> bool {
-        self.0
-            .parse::<tokio_postgres::Config>()
-            .is_ok_and(|c| c.get_password().is_some())
-    }
-}
-
-/// From feeds.toml: a password there would sit in plain text in a file that
-/// is usually committed, so it must come from the environment instead.
-impl TryFrom<String> for DatabaseUrl {
-    type Error = String;
-    fn try_from(url: String) -> Result<Self, String> {
-        let url = DatabaseUrl::parse(&url)?;
-        if url.has_password() {
-            return Err(
-                "carries a password: set the whole URL in KABAR_DATABASE_URL instead, \
-                 so the secret stays out of this file"
-                    .to_owned(),
-            );
-        }
-        Ok(url)
-    }
-}
-
-impl fmt::Debug for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-impl fmt::Display for DatabaseUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,194 +227,6 @@ pub struct Language {
     /// Text of the link to the original, after the notice.
     #[serde(default)]
     pub original_link: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    #[default]
-    Ltr,
-    Rtl,
-}
-
-impl Direction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Direction::Ltr => "ltr",
-            Direction::Rtl => "rtl",
-        }
-    }
-}
-
-/// A BCP 47-style language code as used in routes: `id`, `en`, `zh`, `pt-br`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(try_from = "String")]
-pub struct LangCode(String);
-
-impl TryFrom<String> for LangCode {
-    type Error = String;
-    fn try_from(code: String) -> Result<Self, String> {
-        let mut parts = code.split('-');
-        let primary = parts.next().unwrap_or_default();
-        let primary_ok =
-            (2..=3).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_lowercase());
-        let rest_ok = parts.all(|p| {
-            (1..=8).contains(&p.len())
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        });
-        if primary_ok && rest_ok {
-            Ok(LangCode(code))
-        } else {
-            Err(format!(
-                "{code:?} is not a language code (lowercase, like \"id\", \"en\" or \"pt-br\")"
-            ))
-        }
-    }
-}
-
-impl LangCode {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for LangCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A section slug as used in routes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Slug(String);
-
-impl TryFrom<String> for Slug {
-    type Error = String;
-    fn try_from(slug: String) -> Result<Self, String> {
-        // Slugs share a path segment with feed file names and the archives.
-        let reserved = slug == "archive" || Format::ALL.iter().any(|f| f.file_name() == slug);
-        if is_valid_id(&slug) && slug.len() <= 64 && !reserved {
-            Ok(Slug(slug))
-        } else {
-            Err(format!(
-                "{slug:?} is not a section slug (a-z, 0-9 and '-', at most 64 characters)"
-            ))
-        }
-    }
-}
-
-impl Slug {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// An absolute http(s) URL ending in `/`, so paths can be appended to it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct BaseUrl(String);
-
-impl TryFrom<String> for BaseUrl {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        let url = Url::parse(&s).map_err(|e| format!("{s:?} is not an absolute URL: {e}"))?;
-        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
-            return Err(format!("{s:?} must be an http(s) URL without a query"));
-        }
-        let mut base = url.to_string();
-        if !base.ends_with('/') {
-            base.push('/');
-        }
-        Ok(BaseUrl(base))
-    }
-}
-
-impl BaseUrl {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// `self` followed by `path` (which must not start with `/`).
-    pub fn join(&self, path: &str) -> String {
-        format!("{}{path}", self.0)
-    }
-}
-
-/// A page URL pattern with `{id}` (required) and `{section}` placeholders.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
-pub struct PageUrl(String);
-
-impl TryFrom<String> for PageUrl {
-    type Error = String;
-    fn try_from(pattern: String) -> Result<Self, String> {
-        if !pattern.contains("{id}") {
-            return Err(format!("{pattern:?} must contain {{id}}"));
-        }
-        let sample = pattern.replace("{id}", "x").replace("{section}", "x");
-        match Url::parse(&sample) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(PageUrl(pattern)),
-            _ => Err(format!(
-                "{pattern:?} is not an absolute http(s) URL pattern"
-            )),
-        }
-    }
-}
-
-impl PageUrl {
-    /// The page of article `id` in `section` (articles without one use `news`).
-    pub fn expand(&self, id: &str, section: Option<&str>) -> String {
-        self.0
-            .replace("{id}", id)
-            .replace("{section}", section.unwrap_or("news"))
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "String")]
-pub struct TagAuthority(pub String);
-
-impl TryFrom<String> for TagAuthority {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        // RFC 4151: a DNS name or an email address, lowercase.
-        let ok = !s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.@".contains(&b));
-        if ok {
-            Ok(TagAuthority(s))
-        } else {
-            Err(format!(
-                "{s:?} is not a tag authority (a lowercase domain name)"
-            ))
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "String")]
-pub struct TagDate(pub String);
-
-impl TryFrom<String> for TagDate {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        // RFC 4151: YYYY, YYYY-MM or YYYY-MM-DD.
-        let ok = match s.len() {
-            4 => s.bytes().all(|b| b.is_ascii_digit()),
-            7 => chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").is_ok(),
-            10 => chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").is_ok(),
-            _ => false,
-        };
-        if ok {
-            Ok(TagDate(s))
-        } else {
-            Err(format!(
-                "{s:?} is not a tag date (YYYY, YYYY-MM or YYYY-MM-DD)"
-            ))
-        }
-    }
 }
 
 impl Config {
@@ -643,21 +387,6 @@ impl Config {
     pub fn original_language(&self) -> &str {
         self.site.original_language.get_ref().as_str()
     }
-
-    /// The public URL of a feed.
-    pub fn feed_url(&self, lang: &str, section: Option<&str>, format: Format) -> String {
-        self.server
-            .public_url
-            .join(&feed_path(lang, section, format)[1..])
-    }
-}
-
-/// The route of a feed, starting with `/`.
-pub fn feed_path(lang: &str, section: Option<&str>, format: Format) -> String {
-    match section {
-        Some(section) => format!("/{lang}/{section}/{}", format.file_name()),
-        None => format!("/{lang}/{}", format.file_name()),
-    }
 }
 
 impl Language {
@@ -708,7 +437,7 @@ impl Located<'_> {
 mod tests {
     use super::*;
 
-    const BUNDLED: &str = include_str!("../feeds.toml");
+    const BUNDLED: &str = include_str!("../../feeds.toml");
 
     fn parse(source: &str) -> Result<Config, String> {
         Config::parse(source, "feeds.toml").map_err(|e| e.to_string())
@@ -830,10 +559,6 @@ mod tests {
         assert_eq!(
             fr.page_url.expand("a-1", Some("world")),
             "https://kabar.example/fr/world/a-1"
-        );
-        assert_eq!(
-            config.feed_url("fr", Some("world"), Format::Atom),
-            "http://127.0.0.1:8080/fr/world/atom.xml"
         );
     }
 }

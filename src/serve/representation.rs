@@ -19,7 +19,7 @@ use hyper::header::{
     CONTENT_TYPE, ETAG, HeaderValue, LAST_MODIFIED, LINK, VARY, X_CONTENT_TYPE_OPTIONS,
 };
 
-use crate::pages::PageFile;
+use crate::serve::pages::PageFile;
 
 /// Brotli quality: 5 is the lowest that is smaller than gzip -6 on feeds (3–8 %
 /// on a 50-item feed; 4 and below come out as large as gzip or larger, up to
@@ -197,7 +197,7 @@ impl Representation {
     }
 
     /// This representation with its large bodies in `pages`, sent from there
-    /// with `sendfile` (see `crate::pages`); brotli goes there when made.
+    /// with `sendfile` (see `crate::serve::pages`); brotli goes there when made.
     pub fn kept_in(mut self, pages: &Arc<PageFile>) -> Representation {
         self.identity.keep_in(pages);
         self.gzip.keep_in(pages);

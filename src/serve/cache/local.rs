@@ -23,7 +23,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use hyper::header::HeaderValue;
 
-use crate::representation::{Body, Encoding, Headers, LastModified, Representation, Served};
+use crate::serve::representation::{Body, Encoding, Headers, LastModified, Representation, Served};
 
 /// What a slot held when a copy was made of it: the resource's generation and
 /// the slot's own version.

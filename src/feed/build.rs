@@ -1,174 +1,15 @@
-//! The feed builder: turns store rows into the items of one feed.
-//!
-//! Everything a renderer needs is decided here, once, in one format-neutral
-//! [`Feed`]: derived titles, clean summaries, sanitized content with the
-//! translation notice, stable ids, links to the original and the siblings. Every
-//! string that leaves this module is XML 1.0 legal, so the renderers only encode.
+//! One feed's items from its store rows: titles, summaries, content, ids and
+//! the links between an article's language versions.
 
 use chrono::{DateTime, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 
-use crate::archive::{self, Month};
+use super::{Feed, FeedUrls, History, Item, LinkTo, SectionRef};
 use crate::article::{Author, Image, Translation};
-use crate::config::{Config, Direction, Language, Section};
-use crate::store::{FeedQuery, FeedRow};
+use crate::config::{Config, Language, Section};
+use crate::store::FeedRow;
 use crate::text::{self, Boilerplate};
-
-/// The three feed formats Kabar serves for every language and section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Format {
-    Rss,
-    Atom,
-    Json,
-}
-
-impl Format {
-    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
-
-    /// The last path segment of the feed's route.
-    pub fn file_name(self) -> &'static str {
-        match self {
-            Format::Rss => "rss.xml",
-            Format::Atom => "atom.xml",
-            Format::Json => "feed.json",
-        }
-    }
-
-    pub fn from_file_name(name: &str) -> Option<Format> {
-        Format::ALL.into_iter().find(|f| f.file_name() == name)
-    }
-
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Format::Rss => "application/rss+xml; charset=utf-8",
-            Format::Atom => "application/atom+xml; charset=utf-8",
-            Format::Json => "application/feed+json; charset=utf-8",
-        }
-    }
-
-    /// The media type without parameters, for `<link type=…>` and OPML.
-    pub fn media_type(self) -> &'static str {
-        match self {
-            Format::Rss => "application/rss+xml",
-            Format::Atom => "application/atom+xml",
-            Format::Json => "application/feed+json",
-        }
-    }
-
-    /// Short name for people and metric labels.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Rss => "rss",
-            Format::Atom => "atom",
-            Format::Json => "json",
-        }
-    }
-}
-
-/// One feed, ready to render in any format.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Feed {
-    /// tag: URI of the feed (Atom `id`).
-    pub id: String,
-    pub lang: String,
-    pub direction: Direction,
-    pub title: String,
-    pub description: String,
-    /// The site's page this feed follows.
-    pub home_url: String,
-    /// The feed's own URL in each format, for self and alternate links.
-    pub urls: FeedUrls,
-    pub section: Option<SectionRef>,
-    /// Scheme (RSS `domain`) of the category that says how an item was translated.
-    pub translation_scheme: String,
-    /// Links between the subscription feed and its monthly archives (RFC 5005).
-    pub history: History,
-    /// The newest `updated` among the items: the feed's Last-Modified.
-    pub updated: DateTime<Tz>,
-    pub items: Vec<Item>,
-}
-
-/// A feed's place in its language's history (RFC 5005).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct History {
-    /// The next older archive: from the subscription feed, the newest closed
-    /// month; from an archive, the month before it that has items.
-    pub prev_archive: Option<String>,
-    /// Set on archive documents only: the subscription feed they belong to.
-    pub current: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FeedUrls {
-    pub rss: String,
-    pub atom: String,
-    pub json: String,
-}
-
-impl FeedUrls {
-    pub fn get(&self, format: Format) -> &str {
-        match format {
-            Format::Rss => &self.rss,
-            Format::Atom => &self.atom,
-            Format::Json => &self.json,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SectionRef {
-    pub slug: String,
-    /// The section's name in the feed's language.
-    pub name: String,
-}
-
-/// One article version as a feed item.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Item {
-    /// tag: URI per article and language; never changes when the text does.
-    pub id: String,
-    /// tag: URI of the article, shared by all its language versions.
-    pub article_uri: String,
-    /// The CMS id, shared by all language versions.
-    pub article_id: String,
-    /// The item's language: the feed's.
-    pub lang: String,
-    pub title: String,
-    /// The item's own page, in the feed's language: its only `alternate` link.
-    pub link: String,
-    /// Plain text, whitespace folded, cut to the configured length.
-    pub summary: String,
-    /// Sanitized HTML with `lang`/`dir`, the notice and link to the original.
-    pub content_html: String,
-    pub published: DateTime<Tz>,
-    pub updated: DateTime<Tz>,
-    pub authors: Vec<Author>,
-    pub section: Option<SectionRef>,
-    pub tags: Vec<String>,
-    pub image: Option<Image>,
-    pub translation: Translation,
-    /// The original this item was translated from; `None` for originals.
-    pub original: Option<LinkTo>,
-    /// The article's other translations (not this one, not the original).
-    pub related: Vec<LinkTo>,
-}
-
-/// A link to another language version of the same article.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkTo {
-    pub lang: String,
-    pub url: String,
-}
-
-/// The store query for one feed.
-pub fn query(config: &Config, lang: &Language, section: Option<&Section>) -> FeedQuery {
-    FeedQuery {
-        lang: lang.code().to_owned(),
-        section: section.map(|s| s.slug().to_owned()),
-        limit: config.feeds.items.get(),
-        published_ms: FeedQuery::ALL_TIME,
-    }
-}
+use crate::urls::{self, Format};
 
 /// Builds the feed of `lang` (and `section`) from its rows, already in feed order.
 pub fn build(
@@ -236,9 +77,9 @@ pub fn build(
             .unwrap_or(&config.site.url)
             .to_string(),
         urls: FeedUrls {
-            rss: config.feed_url(code, section_slug, Format::Rss),
-            atom: config.feed_url(code, section_slug, Format::Atom),
-            json: config.feed_url(code, section_slug, Format::Json),
+            rss: urls::feed_url(config, code, section_slug, Format::Rss),
+            atom: urls::feed_url(config, code, section_slug, Format::Atom),
+            json: urls::feed_url(config, code, section_slug, Format::Json),
         },
         section: section.map(|s| SectionRef {
             slug: s.slug().to_owned(),
@@ -251,32 +92,8 @@ pub fn build(
     }
 }
 
-/// The archive of `lang` for `month`: the month's items, marked as an archive
-/// and linked to the subscription feed and the archive before it.
-pub fn build_archive(
-    config: &Config,
-    lang: &Language,
-    month: Month,
-    prev_archive: Option<Month>,
-    rows: &[FeedRow],
-) -> Feed {
-    let mut feed = build(config, lang, None, rows);
-    let code = lang.code();
-    feed.id = format!("{}feed/{code}/archive/{month}", tag_prefix(config));
-    feed.title = format!("{} — {month}", feed.title);
-    let subscription = std::mem::replace(
-        &mut feed.urls.atom,
-        config.server.public_url.join(&archive::path(code, month)),
-    );
-    feed.history = History {
-        prev_archive: prev_archive.map(|m| config.server.public_url.join(&archive::path(code, m))),
-        current: Some(subscription),
-    };
-    feed
-}
-
 /// `tag:authority,date:` — every id Kabar mints starts with it.
-fn tag_prefix(config: &Config) -> String {
+pub(super) fn tag_prefix(config: &Config) -> String {
     format!(
         "tag:{},{}:",
         config.site.tag_authority.0, config.site.tag_date.0

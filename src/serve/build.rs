@@ -1,0 +1,207 @@
+//! A resource's bytes, built afresh: the store's rows → the feed builder → a
+//! renderer → a compressed [`Representation`]. The cache calls this on a miss;
+//! the CPU half runs on the blocking pool, so a serving thread goes on with
+//! its other connections meanwhile.
+
+use std::sync::Arc;
+
+use crate::config::{Config, Language, Section};
+use crate::feed::{self, History, archive};
+use crate::render;
+use crate::serve::headers;
+use crate::serve::pages::PageFile;
+use crate::serve::representation::Representation;
+use crate::store::{ArticleStore, FeedRow, StoreError};
+use crate::urls::{self, Format, Month, Resource};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    #[error("render task failed: {0}")]
+    Task(String),
+    #[error("no such resource")]
+    Unknown,
+    /// The month is not closed yet (or is in the future): the subscription
+    /// feed holds it. Not a failure: nothing stale is served for it.
+    #[error("the archive of {0} is not closed yet")]
+    NotArchived(Month),
+}
+
+impl BuildError {
+    /// Whether the resource does not exist, as opposed to failing to build.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, BuildError::Unknown | BuildError::NotArchived(_))
+    }
+}
+
+/// Builds resources from one store, for one configuration.
+pub struct Builder<S> {
+    config: Arc<Config>,
+    store: Arc<S>,
+    /// Where renders keep their large bodies, for `sendfile` (`server.sendfile`).
+    pages: Option<Arc<PageFile>>,
+}
+
+impl<S: ArticleStore> Builder<S> {
+    pub fn new(config: Arc<Config>, store: Arc<S>) -> Self {
+        Builder {
+            pages: config.server.sendfile.then(page_file).flatten(),
+            config,
+            store,
+        }
+    }
+
+    /// The file holding rendered bodies, when they are sent with `sendfile`.
+    pub fn pages(&self) -> Option<&Arc<PageFile>> {
+        self.pages.as_ref()
+    }
+
+    /// Builds `resource` from the store as it is now.
+    pub async fn build(&self, resource: Resource) -> Result<Representation, BuildError> {
+        let config = Arc::clone(&self.config);
+        match resource {
+            Resource::Feed {
+                lang,
+                section,
+                format,
+            } => {
+                let (language, sect) = feed_parts(&config, lang, section)?;
+                let rows = self
+                    .store
+                    .feed_rows(feed::query(&config, language, sect))
+                    .await?;
+                // The language's Atom subscription feed leads to its archives.
+                let mut history = History::default();
+                if let (Format::Atom, None, Some(newest)) = (format, section, rows.first()) {
+                    let code = language.code();
+                    history.prev_archive =
+                        archive::newest_closed(&*self.store, &config, code, newest)
+                            .await?
+                            .map(|month| urls::archive_url(&config, code, month));
+                }
+                self.blocking(move || {
+                    render_feed_with(&config, lang, section, format, &rows, history)
+                })
+                .await
+            }
+            Resource::Archive { lang, month } => {
+                let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                let Some(found) =
+                    archive::month_rows(&*self.store, &config, language.code(), month).await?
+                else {
+                    return Err(BuildError::NotArchived(month));
+                };
+                self.blocking(move || {
+                    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                    let feed = archive::build(&config, language, month, found.prev, &found.rows);
+                    represent(&config, &feed, Format::Atom)
+                })
+                .await
+            }
+            Resource::Opml => {
+                self.blocking(move || Ok(page("text/x-opml; charset=utf-8", render::opml(&config))))
+                    .await
+            }
+            Resource::Index => {
+                self.blocking(move || Ok(page("text/html; charset=utf-8", render::index(&config))))
+                    .await
+            }
+        }
+    }
+
+    /// Runs `f`, a render and its compression, off the async workers (CPU
+    /// work), and puts its bodies in the page file.
+    async fn blocking<F>(&self, f: F) -> Result<Representation, BuildError>
+    where
+        F: FnOnce() -> Result<Representation, BuildError> + Send + 'static,
+    {
+        let pages = self.pages.clone();
+        let kept = move || {
+            let rep = f()?;
+            Ok(match &pages {
+                Some(pages) => rep.kept_in(pages),
+                None => rep,
+            })
+        };
+        tokio::task::spawn_blocking(kept)
+            .await
+            .map_err(|e| BuildError::Task(e.to_string()))?
+    }
+}
+
+/// The CPU half of a feed miss: builds the feed of language `lang` (and
+/// section `section`, indexes into the configuration) from its store rows,
+/// renders it in `format` and compresses it. Public so that the benchmarks
+/// time exactly what a miss runs.
+pub fn render_feed(
+    config: &Config,
+    lang: usize,
+    section: Option<usize>,
+    format: Format,
+    rows: &[FeedRow],
+) -> Result<Representation, BuildError> {
+    render_feed_with(config, lang, section, format, rows, History::default())
+}
+
+fn render_feed_with(
+    config: &Config,
+    lang: usize,
+    section: Option<usize>,
+    format: Format,
+    rows: &[FeedRow],
+    history: History,
+) -> Result<Representation, BuildError> {
+    let (language, section) = feed_parts(config, lang, section)?;
+    let mut feed = feed::build(config, language, section, rows);
+    feed.history = history;
+    represent(config, &feed, format)
+}
+
+/// Renders `feed` in `format` and compresses it.
+fn represent(
+    config: &Config,
+    feed: &feed::Feed,
+    format: Format,
+) -> Result<Representation, BuildError> {
+    let body = render::feed(feed, format, config)?;
+    let link = headers::link(config, feed.urls.get(format));
+    Ok(Representation::new(
+        format.content_type(),
+        body,
+        Some(feed.updated),
+        link,
+    ))
+}
+
+/// The language and section a feed resource's indexes name.
+fn feed_parts(
+    config: &Config,
+    lang: usize,
+    section: Option<usize>,
+) -> Result<(&Language, Option<&Section>), BuildError> {
+    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+    let section = match section {
+        Some(i) => Some(config.sections.get(i).ok_or(BuildError::Unknown)?),
+        None => None,
+    };
+    Ok((language, section))
+}
+
+/// A page made from the configuration alone (OPML, index): no Last-Modified,
+/// no WebSub links.
+fn page(content_type: &'static str, body: Vec<u8>) -> Representation {
+    Representation::new::<chrono::Utc>(content_type, body, None, None)
+}
+
+/// The page file for this process's renders, or `None` (bodies in the heap)
+/// where it cannot be made.
+fn page_file() -> Option<Arc<PageFile>> {
+    PageFile::new()
+        .inspect_err(|error| {
+            tracing::warn!(%error, "no page file: bodies are written from memory, not with sendfile");
+        })
+        .ok()
+}

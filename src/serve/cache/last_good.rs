@@ -1,0 +1,29 @@
+//! The last good render of each resource, served when a rebuild
+//! fails (stale-if-error) so readers get yesterday's feed rather than an error
+//! while the store is away.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use crate::serve::representation::Representation;
+use crate::urls::Resource;
+
+#[derive(Default)]
+pub(super) struct LastGood(RwLock<HashMap<Resource, Arc<Representation>>>);
+
+impl LastGood {
+    pub fn keep(&self, resource: Resource, rep: &Arc<Representation>) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(resource, Arc::clone(rep));
+    }
+
+    pub fn get(&self, resource: Resource) -> Option<Arc<Representation>> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&resource)
+            .cloned()
+    }
+}

@@ -1,0 +1,56 @@
+//! Header values a resource carries whatever its bytes: `Cache-Control` for
+//! shared caches and the WebSub discovery `Link`.
+
+use hyper::header::HeaderValue;
+
+use crate::config::Config;
+use crate::urls::Resource;
+
+/// How long shared caches may keep a closed month's archive: closed months
+/// change only when an old article is corrected.
+const ARCHIVE_MAX_AGE_SECS: u64 = 86_400;
+
+/// `Cache-Control` of feeds (and OPML, index) and of monthly archives, made
+/// once from the configuration.
+#[derive(Debug, Clone)]
+pub struct CacheControl {
+    feeds: HeaderValue,
+    archives: HeaderValue,
+}
+
+impl CacheControl {
+    pub fn new(config: &Config) -> Self {
+        let c = &config.cache;
+        let feeds = HeaderValue::from_str(&format!(
+            "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
+            c.max_age_secs, c.stale_while_revalidate_secs, c.stale_if_error_secs
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=300"));
+        let archives = HeaderValue::from_str(&format!(
+            "public, max-age={ARCHIVE_MAX_AGE_SECS}, stale-if-error={}",
+            c.stale_if_error_secs
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static("public, max-age=86400"));
+        CacheControl { feeds, archives }
+    }
+
+    /// The value for `resource`.
+    pub fn of(&self, resource: Resource) -> &HeaderValue {
+        match resource {
+            Resource::Archive { .. } => &self.archives,
+            _ => &self.feeds,
+        }
+    }
+}
+
+/// `Link: <hub>; rel="hub", <self>; rel="self"` for WebSub discovery.
+pub fn link(config: &Config, self_url: &str) -> Option<HeaderValue> {
+    let mut links: Vec<String> = config
+        .site
+        .hubs
+        .iter()
+        .map(|hub| format!("<{hub}>; rel=\"hub\""))
+        .collect();
+    links.push(format!("<{self_url}>; rel=\"self\""));
+    HeaderValue::from_str(&links.join(", ")).ok()
+}

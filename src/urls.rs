@@ -1,0 +1,440 @@
+//! The URL scheme: every path Kabar answers, in both directions. Routing reads
+//! a request path into a [`Route`]; the renderers' self links, the OPML list,
+//! the index, WebSub pings and the cache write paths and URLs from the same
+//! functions, so a route and the links to it cannot drift apart.
+//!
+//! ```text
+//! /                                      the HTML index
+//! /feeds.opml                            every feed, for a reader's import
+//! /{lang}/{format}                       a language's feed
+//! /{lang}/{section}/{format}             one section of it
+//! /{lang}/archive/{YYYY-MM}/atom.xml     a closed month (RFC 5005)
+//! /healthz /readyz /metrics              for operators
+//! ```
+//!
+//! Routes are told apart by their number of segments and fixed words; a
+//! section slug cannot contain a `.`, so it never reads as a feed's file name.
+
+use std::fmt;
+use std::ops::Range;
+
+use chrono::{Datelike, TimeZone};
+use chrono_tz::Tz;
+
+use crate::config::Config;
+
+/// The three feed formats Kabar serves for every language and section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    Rss,
+    Atom,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    /// The last path segment of the feed's route.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Rss => "rss.xml",
+            Format::Atom => "atom.xml",
+            Format::Json => "feed.json",
+        }
+    }
+
+    pub fn from_file_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.file_name() == name)
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+
+    /// The media type without parameters, for `<link type=…>` and OPML.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml",
+            Format::Atom => "application/atom+xml",
+            Format::Json => "application/feed+json",
+        }
+    }
+
+    /// Short name for people and metric labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Rss => "rss",
+            Format::Atom => "atom",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// A calendar month, `YYYY-MM` in routes. Months are counted in the site's
+/// time zone, so an article belongs to the month its readers saw it published in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Month {
+    year: i32,
+    /// 1 to 12.
+    month: u32,
+}
+
+impl Month {
+    /// Parses `YYYY-MM` (years 1970 to 9999).
+    pub fn parse(s: &str) -> Option<Month> {
+        let (year, month) = s.split_once('-')?;
+        if year.len() != 4 || month.len() != 2 {
+            return None;
+        }
+        let year: i32 = year.parse().ok()?;
+        let month: u32 = month.parse().ok()?;
+        ((1970..=9999).contains(&year) && (1..=12).contains(&month))
+            .then_some(Month { year, month })
+    }
+
+    /// The month `unix_ms` falls in, in `zone`.
+    pub fn of(unix_ms: i64, zone: Tz) -> Month {
+        let time = chrono::DateTime::from_timestamp_millis(unix_ms)
+            .unwrap_or_default()
+            .with_timezone(&zone);
+        Month {
+            year: time.year(),
+            month: time.month(),
+        }
+    }
+
+    /// Unix milliseconds from the first instant of this month to the first of
+    /// the next, in `zone`.
+    pub fn range_ms(self, zone: Tz) -> Range<i64> {
+        self.start_ms(zone)..self.next().start_ms(zone)
+    }
+
+    fn start_ms(self, zone: Tz) -> i64 {
+        zone.with_ymd_and_hms(self.year, self.month, 1, 0, 0, 0)
+            .earliest()
+            .map_or(i64::MAX, |t| t.timestamp_millis())
+    }
+
+    fn next(self) -> Month {
+        match self.month {
+            12 => Month {
+                year: self.year + 1,
+                month: 1,
+            },
+            m => Month {
+                year: self.year,
+                month: m + 1,
+            },
+        }
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// Something Kabar renders: a feed (by index into the configuration's languages
+/// and sections), a language's monthly Atom archive, the OPML list or the HTML
+/// index. Small and `Copy`, so a cache lookup hashes a few bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Resource {
+    Feed {
+        lang: usize,
+        section: Option<usize>,
+        format: Format,
+    },
+    Archive {
+        lang: usize,
+        month: Month,
+    },
+    Opml,
+    Index,
+}
+
+impl Resource {
+    /// The public URL of this resource, or `None` when an index names nothing
+    /// in `config`.
+    pub fn url(self, config: &Config) -> Option<String> {
+        let lang = |i: usize| config.languages.get(i).map(|l| l.code());
+        Some(match self {
+            Resource::Feed {
+                lang: l,
+                section,
+                format,
+            } => {
+                let section = match section {
+                    Some(s) => Some(config.sections.get(s)?.slug()),
+                    None => None,
+                };
+                feed_url(config, lang(l)?, section, format)
+            }
+            Resource::Archive { lang: l, month } => archive_url(config, lang(l)?, month),
+            Resource::Opml => public_url(config, OPML),
+            Resource::Index => public_url(config, ""),
+        })
+    }
+}
+
+/// What a request path names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Resource(Resource),
+    Health,
+    Ready,
+    Metrics,
+}
+
+/// `/feeds.opml` without its leading `/`.
+const OPML: &str = "feeds.opml";
+
+/// The path segment that leads to a language's monthly archives.
+const ARCHIVE: &str = "archive";
+
+/// The most path segments a route has (`/{lang}/archive/{month}/atom.xml`).
+const MAX_SEGMENTS: usize = 4;
+
+/// The path of a feed, starting with `/`.
+pub fn feed_path(lang: &str, section: Option<&str>, format: Format) -> String {
+    match section {
+        Some(section) => format!("/{lang}/{section}/{}", format.file_name()),
+        None => format!("/{lang}/{}", format.file_name()),
+    }
+}
+
+/// The public URL of a feed.
+pub fn feed_url(config: &Config, lang: &str, section: Option<&str>, format: Format) -> String {
+    public_url(config, &feed_path(lang, section, format)[1..])
+}
+
+/// The public URL of a language's archive for `month`.
+pub fn archive_url(config: &Config, lang: &str, month: Month) -> String {
+    public_url(
+        config,
+        &format!("{lang}/{ARCHIVE}/{month}/{}", Format::Atom.file_name()),
+    )
+}
+
+/// The public URL of the OPML list of every feed.
+pub fn opml_url(config: &Config) -> String {
+    public_url(config, OPML)
+}
+
+/// `path` (without its leading `/`) under the server's public URL.
+fn public_url(config: &Config, path: &str) -> String {
+    config.server.public_url.join(path)
+}
+
+/// Why a path names nothing: the message lists what exists, so a mistyped
+/// feed URL tells its reader how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotFound(pub String);
+
+/// Reads a decoded request path (without the query string). A plain path, as
+/// every feed URL is, is matched in place: nothing is allocated on the way.
+pub fn route(config: &Config, path: &str) -> Result<Route, NotFound> {
+    let no_route = || not_found(config, &format!("no route for {path:?}"));
+    let mut segments = [""; MAX_SEGMENTS];
+    let mut count = 0;
+    for segment in path.trim_start_matches('/').split('/') {
+        let slot = segments.get_mut(count).ok_or_else(no_route)?;
+        *slot = segment;
+        count += 1;
+    }
+    match &segments[..count] {
+        [""] => Ok(Route::Resource(Resource::Index)),
+        [OPML] => Ok(Route::Resource(Resource::Opml)),
+        ["healthz"] => Ok(Route::Health),
+        ["readyz"] => Ok(Route::Ready),
+        ["metrics"] => Ok(Route::Metrics),
+        [lang, ARCHIVE, month, "atom.xml"] => archive(config, lang, month),
+        [lang, file] => feed(config, lang, None, file),
+        [lang, section, file] => feed(config, lang, Some(section), file),
+        _ => Err(no_route()),
+    }
+}
+
+fn feed(config: &Config, lang: &str, section: Option<&str>, file: &str) -> Result<Route, NotFound> {
+    let Some(lang_index) = config.languages.iter().position(|l| l.code() == lang) else {
+        return Err(not_found(config, &format!("unknown language {lang:?}")));
+    };
+    let section_index = match section {
+        None => None,
+        Some(slug) => match config.sections.iter().position(|s| s.slug() == slug) {
+            Some(i) => Some(i),
+            None => return Err(not_found(config, &format!("unknown section {slug:?}"))),
+        },
+    };
+    let Some(format) = Format::from_file_name(file) else {
+        return Err(not_found(config, &format!("unknown feed format {file:?}")));
+    };
+    Ok(Route::Resource(Resource::Feed {
+        lang: lang_index,
+        section: section_index,
+        format,
+    }))
+}
+
+/// `/{lang}/archive/{YYYY-MM}/atom.xml`: one closed month of a language (RFC 5005).
+fn archive(config: &Config, lang: &str, month: &str) -> Result<Route, NotFound> {
+    let Some(lang) = config.languages.iter().position(|l| l.code() == lang) else {
+        return Err(not_found(config, &format!("unknown language {lang:?}")));
+    };
+    let Some(month) = Month::parse(month) else {
+        return Err(not_found(
+            config,
+            &format!("{month:?} is not a month (YYYY-MM)"),
+        ));
+    };
+    Ok(Route::Resource(Resource::Archive { lang, month }))
+}
+
+fn not_found(config: &Config, what: &str) -> NotFound {
+    let formats: Vec<&str> = Format::ALL.iter().map(|f| f.file_name()).collect();
+    NotFound(format!(
+        "404 Not Found: {what}.\n\
+         Feeds are /{{language}}/{{format}} and /{{language}}/{{section}}/{{format}};\n\
+         monthly archives are /{{language}}/archive/{{YYYY-MM}}/atom.xml.\n\
+         languages: {}\nsections: {}\nformats: {}\nalso: /, /feeds.opml, /healthz, /readyz, /metrics\n",
+        config.language_codes().join(", "),
+        config.section_slugs().join(", "),
+        formats.join(", "),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config::parse(include_str!("../feeds.toml"), "feeds.toml").unwrap()
+    }
+
+    #[test]
+    fn feeds_route_to_their_resource() {
+        let config = config();
+        assert_eq!(
+            route(&config, "/fr/world/atom.xml"),
+            Ok(Route::Resource(Resource::Feed {
+                lang: 5,
+                section: Some(1),
+                format: Format::Atom
+            }))
+        );
+        assert_eq!(route(&config, "/"), Ok(Route::Resource(Resource::Index)));
+        assert_eq!(
+            route(&config, "/ar/archive/2026-10/atom.xml"),
+            Ok(Route::Resource(Resource::Archive {
+                lang: 4,
+                month: Month::parse("2026-10").unwrap()
+            }))
+        );
+    }
+
+    #[test]
+    fn every_resource_routes_back_from_its_url() {
+        let config = config();
+        let mut resources = vec![Resource::Opml, Resource::Index];
+        for lang in 0..config.languages.len() {
+            resources.push(Resource::Archive {
+                lang,
+                month: Month::parse("2025-02").unwrap(),
+            });
+            for section in std::iter::once(None).chain((0..config.sections.len()).map(Some)) {
+                for format in Format::ALL {
+                    resources.push(Resource::Feed {
+                        lang,
+                        section,
+                        format,
+                    });
+                }
+            }
+        }
+        let base = config.server.public_url.as_str();
+        for resource in resources {
+            let url = resource.url(&config).expect("a configured resource");
+            let path = &url[base.len() - 1..];
+            assert_eq!(route(&config, path), Ok(Route::Resource(resource)), "{url}");
+        }
+        assert_eq!(
+            Resource::Feed {
+                lang: 99,
+                section: None,
+                format: Format::Rss
+            }
+            .url(&config),
+            None
+        );
+    }
+
+    #[test]
+    fn unknown_names_list_what_exists() {
+        let config = config();
+        let Err(NotFound(body)) = route(&config, "/xx/rss.xml") else {
+            panic!("expected 404");
+        };
+        assert!(body.contains("unknown language \"xx\""), "{body}");
+        assert!(body.contains("languages: id, en, zh, ja, ar, fr"), "{body}");
+        assert!(
+            matches!(route(&config, "/fr/nope/rss.xml"), Err(NotFound(b)) if b.contains("unknown section"))
+        );
+        assert!(
+            matches!(route(&config, "/fr/rss.json"), Err(NotFound(b)) if b.contains("unknown feed format"))
+        );
+        for path in [
+            "/fr/world/extra/more/rss.xml",
+            "/fr/archive/2026-10/atom.xml/x",
+        ] {
+            assert!(
+                matches!(route(&config, path), Err(NotFound(b)) if b.contains("no route")),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn months_parse_strictly() {
+        assert_eq!(
+            Month::parse("2026-10").map(|m| m.to_string()),
+            Some("2026-10".to_owned())
+        );
+        for bad in [
+            "2026-13",
+            "2026-00",
+            "26-10",
+            "2026-1",
+            "2026/10",
+            "1969-12",
+            "2026-10-01",
+            "",
+        ] {
+            assert_eq!(Month::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn months_follow_the_site_time_zone() {
+        let jakarta: Tz = "Asia/Jakarta".parse().unwrap();
+        // 2026-10-31T20:00:00Z is already November 1st in Jakarta (UTC+7).
+        let ms = chrono::Utc
+            .with_ymd_and_hms(2026, 10, 31, 20, 0, 0)
+            .unwrap()
+            .timestamp_millis();
+        assert_eq!(Month::of(ms, jakarta).to_string(), "2026-11");
+        let october = Month::parse("2026-10").unwrap().range_ms(jakarta);
+        assert!(!october.contains(&ms));
+        assert_eq!(
+            october.end,
+            Month::parse("2026-11").unwrap().range_ms(jakarta).start
+        );
+        assert_eq!(
+            Month::parse("2026-12").unwrap().next().to_string(),
+            "2027-01"
+        );
+    }
+}
