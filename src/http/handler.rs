@@ -135,7 +135,7 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
 }
 
 /// Serves `resource` from this thread's copy of its render (see
-/// `cache::local`), if it has one.
+/// `serve::cache::local`), if it has one.
 fn hit<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>, resource: Resource) -> Handled {
     let encoding = negotiate::encoding(req.headers());
     let response = app.cache.with_local(resource, |local| {

@@ -5,8 +5,8 @@
 //!
 //! hyper's own header-read timeout arms and drops a timer for every request (an
 //! allocation, a clock read and, on a keep-alive connection, a timer-wheel
-//! insert and removal under the driver's lock): about a microsecond, an eighth
-//! of what a cached hit costs (BENCHMARKS.md). Here each connection counts its
+//! insert and removal under the driver's lock), a noticeable part of what a
+//! cached hit costs. Here each connection counts its
 //! progress in a few uncontended counters, and one timer per connection looks
 //! at them twice per timeout.
 //!

@@ -6,12 +6,11 @@
 //! a parked sibling to share the load, which finds nothing and parks again;
 //! and every worker reads the renders every other one serves. Here a
 //! connection is accepted, served and closed by one thread: nothing wakes
-//! another core, and the per-thread copies of hot renders (`cache::local`)
+//! another core, and the per-thread copies of hot renders (`serve::cache::local`)
 //! are read by one thread's connections only. The price is that a connection
 //! cannot move off its thread: when that thread is preempted (more busy
 //! threads than cores) its connections wait for it, which shows in the tail
-//! latency of a benchmark that runs its load generator on the same cores
-//! (BENCHMARKS.md).
+//! latency of a benchmark that runs its load generator on the same cores.
 //!
 //! On Linux every thread's socket is bound to the same address with
 //! `SO_REUSEPORT`, and the kernel spreads incoming connections over them by

@@ -2,8 +2,8 @@
 //! can send them itself.
 //!
 //! A body in the process's heap reaches a socket by `writev`, which copies
-//! every byte into the kernel: for a 200 KB feed, most of what the request
-//! costs (BENCHMARKS.md). A body in a file can go by `sendfile`, which hands
+//! every byte into the kernel: for a large feed, most of what the request
+//! costs. A body in a file can go by `sendfile`, which hands
 //! the socket references to the file's pages and copies nothing, as a static
 //! file server sends its files. So each large body is written once, when it
 //! is rendered, into an anonymous in-memory file (`memfd`), and served from a
@@ -29,11 +29,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
-/// Bodies smaller than this stay in the heap. Measured against the same
-/// server with `sendfile = false` (BENCHMARKS.md, fifth round): a 200 KB feed
-/// costs a fifth less CPU per request by `sendfile`, its 34 KB gzip body a
-/// tenth to a quarter more, since `sendfile` then costs a second system call
-/// and a reference per page for a copy that is cheap at that size.
+/// Bodies smaller than this stay in the heap: for them `sendfile` costs a
+/// second system call and a reference per page to save a copy that is cheap
+/// at that size.
 pub const MIN_BODY: usize = 64 * 1024;
 
 /// Offsets are multiples of the page size, so a body starts on a page of its

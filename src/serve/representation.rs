@@ -4,8 +4,8 @@
 //!
 //! Identity and gzip are made when the resource is rendered. Brotli is made the
 //! first time a client prefers it: at a quality that beats gzip it costs more
-//! than building and rendering the feed together (see BENCHMARKS.md), and most
-//! feed readers ask for gzip alone, so a cold render does not pay for it.
+//! than building and rendering the feed together, and most feed readers ask
+//! for gzip alone, so a cold render does not pay for it.
 
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
@@ -21,18 +21,16 @@ use hyper::header::{
 
 use crate::serve::pages::PageFile;
 
-/// Brotli quality: 5 is the lowest that is smaller than gzip -6 on feeds (3–8 %
-/// on a 50-item feed; 4 and below come out as large as gzip or larger, up to
-/// 10 % for CJK text), at 4–6 ms for 200–270 KB. Made once per render, on the
-/// first request that wants it.
+/// Brotli quality: the lowest at which feeds come out smaller than with gzip
+/// (lower qualities are no smaller, CJK text above all). Made once per render,
+/// on the first request that wants it.
 const BROTLI_QUALITY: u32 = 5;
 /// Brotli windows (log2 of bytes): the smallest that covers the body, within
 /// these bounds. A window past the body compresses no better and makes the
 /// encoder allocate (and the allocator keep) up to 4 MiB per compression.
 const BROTLI_WINDOW: std::ops::RangeInclusive<u32> = 16..=22;
-/// Gzip level: 5 is within 0.4–1 % of 6's size for 3–17 % less time (zlib-rs
-/// searches a quarter as many match candidates), and every cold render pays
-/// it; 4 is 2–6 % larger than 6, 9 under 1 % smaller (see BENCHMARKS.md).
+/// Gzip level: about level 6's size for less time, and every cold render pays
+/// it; lower levels are visibly larger, higher ones hardly smaller.
 const GZIP_LEVEL: u32 = 5;
 
 /// A content coding Kabar can send.

@@ -1,5 +1,5 @@
 //! The change-log sequence numbers of this process's own writes, so the
-//! follower (`crate::changes`) does not retire those feeds a second time.
+//! change-log follower does not retire those feeds a second time.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, PoisonError};
