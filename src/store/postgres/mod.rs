@@ -14,25 +14,36 @@
 //! - Every write NOTIFYs [`CHANGE_CHANNEL`] in its transaction. Each replica
 //!   LISTENs on a dedicated connection and reads the log at once rather than
 //!   at its next poll; the log stays the source of truth.
+//!
+//! This file holds [`PgStore`] and its write path; `schema` creates and
+//! migrates the tables, `rows` holds the queries' column lists and decodes
+//! their rows, and `listen` keeps the LISTEN connection.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod listen;
+mod rows;
+mod schema;
+
+use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use deadpool_postgres::{
     GenericClient, Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime,
 };
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, NoTls, Row};
 
-use super::columns::{self, ArticleColumns, VersionColumns, parse_json, to_json};
+use self::listen::{KEEPALIVE_IDLE, Push, listen};
+use self::rows::{ARTICLE_COLUMNS, VERSION_COLUMNS, articles_from_rows, feed_row, feed_sql};
+use self::schema::migrate;
+use super::columns::{ArticleColumns, VersionColumns, parse_json, to_json};
 use super::{
     ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch, StoreError, Touched,
 };
-use crate::article::{Article, Version};
+use crate::article::Article;
 
 /// The channel writes notify and replicas listen on.
 pub const CHANGE_CHANNEL: &str = "kabar_changes";
@@ -53,70 +64,13 @@ const MAX_CONNECTIONS: usize = 8;
 /// not ready) instead of hanging while the database is away.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// First and longest wait between attempts to get the listening connection back.
-const LISTEN_RETRY_MIN: Duration = Duration::from_millis(100);
-const LISTEN_RETRY_MAX: Duration = Duration::from_secs(5);
-
-/// TCP keepalive idle time on the listening connection: a connection that died
-/// without a word (a dropped network path) is noticed within about this long.
-const KEEPALIVE_IDLE: Duration = Duration::from_secs(15);
-
-/// The schema version this binary writes; `kabar_schema` records it.
-const SCHEMA_VERSION: i32 = 1;
-
 /// Change-log rows kept; a follower further behind than this reloads everything.
 const CHANGES_KEPT: i64 = 10_000;
 
-/// Advisory lock keys ("kabar" in ASCII, then a number). Migrations hold the
-/// first, so replicas starting together migrate one after the other; every
-/// write transaction holds the second, so change-log order is commit order.
-const MIGRATION_LOCK: i64 = 0x6b61_6261_7201;
+/// Advisory lock key ("kabar" in ASCII, then a number) that every write
+/// transaction holds, so change-log order is commit order. Migrations hold the
+/// one before it (`schema::MIGRATION_LOCK`).
 const WRITE_LOCK: i64 = 0x6b61_6261_7202;
-
-/// Schema 1: SQLite's schema 2, in PostgreSQL's types.
-const SCHEMA_V1: &str = r#"
-CREATE TABLE kabar_schema (version integer NOT NULL);
-CREATE TABLE articles (
-    id           text COLLATE "C" PRIMARY KEY,
-    section      text COLLATE "C",
-    published    text NOT NULL,
-    published_ms bigint NOT NULL,
-    updated      text,
-    tags         text NOT NULL,
-    authors      text NOT NULL,
-    image        text
-);
-CREATE TABLE versions (
-    article_id   text COLLATE "C" NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    lang         text COLLATE "C" NOT NULL,
-    section      text COLLATE "C",
-    published_ms bigint NOT NULL,
-    translation  text NOT NULL,
-    url          text,
-    updated      text,
-    title        text,
-    summary      text,
-    format       text NOT NULL,
-    body         text NOT NULL,
-    PRIMARY KEY (article_id, lang)
-);
-CREATE INDEX versions_by_language ON versions (lang, published_ms DESC, article_id);
-CREATE INDEX versions_by_section ON versions (lang, section, published_ms DESC, article_id);
-CREATE TABLE changes (
-    seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    article_id text NOT NULL,
-    langs      text NOT NULL,
-    sections   text NOT NULL
-);
-"#;
-
-/// The article columns, in [`ArticleColumns`] order, from table alias `a`.
-const ARTICLE_COLUMNS: &str =
-    "a.id, a.section, a.published, a.published_ms, a.updated, a.tags, a.authors, a.image";
-
-/// The version columns, in [`VersionColumns`] order, from table alias `v`.
-const VERSION_COLUMNS: &str = "v.translation, v.url, v.updated AS version_updated, v.title, \
-     v.summary, v.format, v.body";
 
 pub struct PgStore {
     /// Connections for reads and writes.
@@ -125,16 +79,6 @@ pub struct PgStore {
     push: Arc<Push>,
     /// The task that holds the listening connection; stopped with the store.
     listener: JoinHandle<()>,
-}
-
-/// The listening connection's news for the follower.
-#[derive(Default)]
-struct Push {
-    /// Woken by a notification, or when the listener is back after a loss:
-    /// "read the change log now".
-    wake: Notify,
-    /// Times the listener got its connection back after losing it.
-    epoch: AtomicU64,
 }
 
 impl PgStore {
@@ -242,50 +186,6 @@ async fn client(pool: &Pool) -> Result<deadpool_postgres::Client, StoreError> {
         PoolError::Backend(e) => StoreError::Postgres(e),
         other => StoreError::Pool(other.to_string()),
     })
-}
-
-/// Brings the schema to [`SCHEMA_VERSION`]; returns true when it was created.
-/// DDL is transactional in PostgreSQL, so a migration lands whole or not at all.
-async fn migrate(pool: &Pool) -> Result<bool, StoreError> {
-    let mut client = client(pool).await?;
-    let tx = client.transaction().await?;
-    tx.batch_execute(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
-        .await?;
-    // Look before creating: a role without CREATE rights can still serve a
-    // database that is already migrated.
-    let exists: bool = tx
-        .query_one("SELECT to_regclass('kabar_schema') IS NOT NULL", &[])
-        .await?
-        .try_get(0)?;
-    let version: i32 = if exists {
-        tx.query_one("SELECT coalesce(max(version), 0) FROM kabar_schema", &[])
-            .await?
-            .try_get(0)?
-    } else {
-        0
-    };
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::Corrupt(format!(
-            "the database has schema version {version}, newer than this Kabar's {SCHEMA_VERSION}"
-        )));
-    }
-    if version == SCHEMA_VERSION {
-        tx.commit().await?;
-        return Ok(false);
-    }
-    for (step, sql) in [(1, SCHEMA_V1)] {
-        if version < step {
-            tx.batch_execute(sql).await?;
-        }
-    }
-    tx.execute("DELETE FROM kabar_schema", &[]).await?;
-    tx.execute(
-        "INSERT INTO kabar_schema (version) VALUES ($1)",
-        &[&SCHEMA_VERSION],
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(version == 0)
 }
 
 impl ArticleStore for PgStore {
@@ -478,119 +378,6 @@ impl ArticleStore for PgStore {
     }
 }
 
-/// The feed query: the newest `$2` versions in language `$1` (and section
-/// `$3`), each with its article and, aggregated in the same statement (one
-/// round trip, one snapshot), its sibling versions ordered by language.
-fn feed_sql(by_section: bool) -> String {
-    let section = if by_section { "AND v.section = $5" } else { "" };
-    format!(
-        "SELECT f.*, s.langs, s.urls, s.translations
-         FROM (SELECT {ARTICLE_COLUMNS}, {VERSION_COLUMNS}
-               FROM versions v JOIN articles a ON a.id = v.article_id
-               WHERE v.lang = $1 {section} AND v.published_ms >= $3 AND v.published_ms < $4
-               ORDER BY v.published_ms DESC, v.article_id
-               LIMIT $2) f
-         CROSS JOIN LATERAL (
-               SELECT array_agg(s.lang ORDER BY s.lang) AS langs,
-                      array_agg(s.url ORDER BY s.lang) AS urls,
-                      array_agg(s.translation ORDER BY s.lang) AS translations
-               FROM versions s WHERE s.article_id = f.id AND s.lang <> $1) s
-         ORDER BY f.published_ms DESC, f.id"
-    )
-}
-
-/// Reads the [`ArticleColumns`] from column `at` on.
-fn article_columns(row: &Row, at: usize) -> Result<ArticleColumns, StoreError> {
-    Ok(ArticleColumns {
-        id: row.try_get(at)?,
-        section: row.try_get(at + 1)?,
-        published: row.try_get(at + 2)?,
-        published_ms: row.try_get(at + 3)?,
-        updated: row.try_get(at + 4)?,
-        tags: row.try_get(at + 5)?,
-        authors: row.try_get(at + 6)?,
-        image: row.try_get(at + 7)?,
-    })
-}
-
-/// Reads the [`VersionColumns`] from column `at` on.
-fn version_columns(row: &Row, at: usize) -> Result<VersionColumns, StoreError> {
-    Ok(VersionColumns {
-        translation: row.try_get(at)?,
-        url: row.try_get(at + 1)?,
-        updated: row.try_get(at + 2)?,
-        title: row.try_get(at + 3)?,
-        summary: row.try_get(at + 4)?,
-        format: row.try_get(at + 5)?,
-        body: row.try_get::<_, LongText>(at + 6)?.0,
-    })
-}
-
-/// A TEXT column read with [`columns::long_text`].
-struct LongText(String);
-
-impl<'a> tokio_postgres::types::FromSql<'a> for LongText {
-    fn from_sql(
-        _: &tokio_postgres::types::Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(LongText(columns::long_text(raw)?))
-    }
-
-    fn accepts(ty: &tokio_postgres::types::Type) -> bool {
-        <String as tokio_postgres::types::FromSql>::accepts(ty)
-    }
-}
-
-/// One row of [`feed_sql`].
-fn feed_row(row: &Row) -> Result<FeedRow, StoreError> {
-    let langs: Vec<String> = row.try_get::<_, Option<_>>(15)?.unwrap_or_default();
-    let urls: Vec<Option<String>> = row.try_get::<_, Option<_>>(16)?.unwrap_or_default();
-    let translations: Vec<String> = row.try_get::<_, Option<_>>(17)?.unwrap_or_default();
-    if urls.len() != langs.len() || translations.len() != langs.len() {
-        return Err(StoreError::Corrupt(
-            "sibling columns of unequal length".to_owned(),
-        ));
-    }
-    let siblings = langs
-        .into_iter()
-        .zip(urls)
-        .zip(translations)
-        .map(|((lang, url), translation)| columns::sibling(lang, url.as_deref(), &translation))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(FeedRow {
-        article: article_columns(row, 0)?.into_meta()?,
-        version: version_columns(row, 8)?.into_version()?,
-        siblings,
-    })
-}
-
-/// Whole articles from rows of article columns, `lang`, then version columns
-/// (a LEFT JOIN: `lang` is null for an article without versions), ordered by
-/// article id then language.
-fn articles_from_rows(rows: &[Row]) -> Result<Vec<Article>, StoreError> {
-    let mut articles = Vec::new();
-    let mut current: Option<(ArticleColumns, BTreeMap<String, Version>)> = None;
-    for row in rows {
-        let id: &str = row.try_get(0)?;
-        if current.as_ref().is_none_or(|(a, _)| a.id != id) {
-            if let Some((columns, versions)) = current.take() {
-                articles.push(columns.into_article(versions)?);
-            }
-            current = Some((article_columns(row, 0)?, BTreeMap::new()));
-        }
-        if let (Some(lang), Some((_, versions))) =
-            (row.try_get::<_, Option<String>>(8)?, current.as_mut())
-        {
-            versions.insert(lang, version_columns(row, 9)?.into_version()?);
-        }
-    }
-    if let Some((columns, versions)) = current {
-        articles.push(columns.into_article(versions)?);
-    }
-    Ok(articles)
-}
-
 /// One whole article, read in one statement.
 async fn article_by_id(db: &impl GenericClient, id: &str) -> Result<Option<Article>, StoreError> {
     let stmt = db
@@ -743,88 +530,4 @@ async fn notify(
     let stmt = db.prepare_cached("SELECT pg_notify($1, $2)").await?;
     db.execute(&stmt, &[&CHANGE_CHANNEL, &payload]).await?;
     Ok(())
-}
-
-/// Keeps a connection LISTENing on [`CHANGE_CHANNEL`] for as long as the store
-/// lives, reconnecting with backoff when it is lost. `ready` fires once the
-/// first LISTEN is in place; every later one bumps the push epoch.
-async fn listen(config: tokio_postgres::Config, push: Arc<Push>, ready: oneshot::Sender<()>) {
-    let mut state = ListenState {
-        push,
-        ready: Some(ready),
-    };
-    let mut retry = LISTEN_RETRY_MIN;
-    let mut quiet = false;
-    loop {
-        let (listened, reason) = listen_once(&config, &mut state).await;
-        if listened {
-            tracing::warn!(%reason, "lost the connection that hears other replicas' writes; reconnecting");
-            retry = LISTEN_RETRY_MIN;
-            quiet = false;
-        } else if !quiet {
-            // Once per outage: the retries that follow would only repeat it.
-            tracing::warn!(%reason, "cannot listen for other replicas' writes; retrying");
-            quiet = true;
-        }
-        tokio::time::sleep(retry).await;
-        retry = (retry * 2).min(LISTEN_RETRY_MAX);
-    }
-}
-
-struct ListenState {
-    push: Arc<Push>,
-    /// Told when the first LISTEN is in place; `None` afterwards.
-    ready: Option<oneshot::Sender<()>>,
-}
-
-impl ListenState {
-    fn listening(&mut self) {
-        match self.ready.take() {
-            Some(ready) => {
-                let _ = ready.send(());
-            }
-            None => {
-                self.push.epoch.fetch_add(1, Ordering::AcqRel);
-                self.push.wake.notify_one();
-                tracing::info!(
-                    "listening for other replicas' writes again; retiring every feed once"
-                );
-            }
-        }
-    }
-}
-
-/// One listening session: connect, LISTEN, pass notifications on until the
-/// connection ends. Returns whether LISTEN was in place, and why it ended.
-async fn listen_once(config: &tokio_postgres::Config, state: &mut ListenState) -> (bool, String) {
-    let (client, mut connection) = match config.connect(NoTls).await {
-        Ok(pair) => pair,
-        Err(error) => return (false, error.to_string()),
-    };
-    let sql = format!("LISTEN {CHANGE_CHANNEL}");
-    let subscribe = client.batch_execute(&sql);
-    tokio::pin!(subscribe);
-    let mut listening = false;
-    loop {
-        // The connection is driven here rather than spawned, because only
-        // `poll_message` hands out notifications.
-        tokio::select! {
-            result = &mut subscribe, if !listening => match result {
-                Ok(()) => {
-                    listening = true;
-                    state.listening();
-                }
-                Err(error) => return (false, error.to_string()),
-            },
-            message = std::future::poll_fn(|cx| connection.poll_message(cx)) => match message {
-                Some(Ok(AsyncMessage::Notification(notice))) => {
-                    tracing::debug!(payload = notice.payload(), "another writer committed");
-                    state.push.wake.notify_one();
-                }
-                Some(Ok(_)) => {}
-                Some(Err(error)) => return (listening, error.to_string()),
-                None => return (listening, "the server closed the connection".to_owned()),
-            },
-        }
-    }
 }
