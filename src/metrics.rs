@@ -237,7 +237,7 @@ pub fn gauge(out: &mut String, name: &str, help: &str, value: u64) {
     );
 }
 
-fn counter(out: &mut String, name: &str, help: &str, value: u64) {
+pub fn counter(out: &mut String, name: &str, help: &str, value: u64) {
     let _ = writeln!(
         out,
         "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
