@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::config::Config;
+use crate::text::Markup;
 
 /// Longest article id we accept; ids appear in URLs and tag: URIs.
 pub const MAX_ID_LEN: usize = 128;
@@ -149,6 +150,16 @@ impl BodyFormat {
             "text" => Some(BodyFormat::Text),
             "html" => Some(BodyFormat::Html),
             _ => None,
+        }
+    }
+}
+
+/// The text pipeline knows only how a body is written, not the article model.
+impl From<BodyFormat> for Markup {
+    fn from(format: BodyFormat) -> Self {
+        match format {
+            BodyFormat::Text => Markup::Text,
+            BodyFormat::Html => Markup::Html,
         }
     }
 }

@@ -306,7 +306,7 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
     let zone = config.site.time_zone;
     let section = article.section.as_deref().and_then(|s| config.section(s));
 
-    let body = text::clean_body(&version.body, version.format, boilerplate);
+    let body = text::clean_body(&version.body, version.format.into(), boilerplate);
 
     let title_length = config.feeds.title_length.get();
     // Titles are plain text: a `<` in a headline is a less-than sign, not a tag.

@@ -292,7 +292,7 @@ fn body_text(body: &str, format: BodyFormat) -> String {
     let prefixes: Vec<String> = config.boilerplate.strip_prefixes.clone();
     text::clean_body(
         body,
-        format,
+        format.into(),
         &text::Boilerplate {
             labels: &labels,
             prefixes: &prefixes,
