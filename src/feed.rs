@@ -179,24 +179,18 @@ pub fn build(
 ) -> Feed {
     let code = lang.code();
     let section_slug = section.map(Section::slug);
-    let labels: Vec<String> = config
-        .boilerplate
-        .strip_labels
-        .iter()
-        .chain(&lang.strip_labels)
-        .cloned()
-        .collect();
-    let prefixes: Vec<String> = config
-        .boilerplate
-        .strip_prefixes
-        .iter()
-        .chain(&lang.strip_prefixes)
-        .cloned()
-        .collect();
-    let boilerplate = Boilerplate {
-        labels: &labels,
-        prefixes: &prefixes,
-    };
+    let boilerplate = Boilerplate::new(
+        config
+            .boilerplate
+            .strip_labels
+            .iter()
+            .chain(&lang.strip_labels),
+        config
+            .boilerplate
+            .strip_prefixes
+            .iter()
+            .chain(&lang.strip_prefixes),
+    );
     let items: Vec<Item> = rows
         .iter()
         .map(|row| build_item(config, lang, &boilerplate, row))

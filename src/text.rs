@@ -129,15 +129,6 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     builder
 });
 
-/// Boilerplate rules: whole paragraphs to drop.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Boilerplate<'a> {
-    /// A paragraph equal to one of these (case-insensitive, whitespace folded, surrounding whitespace ignored) is dropped — stray share-button labels like "Partager:".
-    pub labels: &'a [String],
-    /// A paragraph starting with one of these (case-insensitive, whitespace folded) is dropped — the site's pasted machine-translation disclaimer.
-    pub prefixes: &'a [String],
-}
-
 /// How a stored body is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Markup {
@@ -304,10 +295,9 @@ fn fold_whitespace_escapes(s: &str) -> String {
 /// Both come from one pass so that the summary can never show a paragraph the
 /// content dropped (or the other way round).
 pub fn clean_body(body: &str, markup: Markup, boilerplate: &Boilerplate) -> CleanBody {
-    let rules = Rules::new(boilerplate);
     match markup {
-        Markup::Text => clean_text_body(body, &rules),
-        Markup::Html => clean_html_body(body, &rules),
+        Markup::Text => clean_text_body(body, boilerplate),
+        Markup::Html => clean_html_body(body, boilerplate),
     }
 }
 
@@ -422,34 +412,46 @@ fn xml_legal(s: &str) -> Cow<'_, str> {
     )
 }
 
-/// The boilerplate rules in the form paragraphs are compared in.
-struct Rules {
+/// Boilerplate rules, compiled into the form paragraphs are compared in:
+/// whole paragraphs to drop.
+///
+/// A feed build compiles its rules once (the site's and its language's) and
+/// judges every paragraph of every item with them.
+#[derive(Debug, Clone, Default)]
+pub struct Boilerplate {
+    /// A paragraph equal to one of these (case-insensitive, whitespace folded, surrounding whitespace ignored) is dropped — stray share-button labels like "Partager:".
     labels: Vec<String>,
+    /// A paragraph starting with one of these (case-insensitive, whitespace folded) is dropped — the site's pasted machine-translation disclaimer.
     prefixes: Vec<String>,
     /// The longest rule, in characters: only that much of a paragraph can
     /// decide, so only that much (to the next space) is lowercased.
     longest: usize,
 }
 
-impl Rules {
-    fn new(boilerplate: &Boilerplate) -> Self {
+impl Boilerplate {
+    /// Compiles the rules: `labels` are whole paragraphs to drop, `prefixes`
+    /// starts of paragraphs to drop; rules that fold to nothing are left out.
+    pub fn new(
+        labels: impl IntoIterator<Item = impl AsRef<str>>,
+        prefixes: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Self {
         // An empty rule would match every paragraph and silently empty every feed.
-        let keys = |rules: &[String]| -> Vec<String> {
+        fn keys(rules: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<String> {
             rules
-                .iter()
-                .map(|rule| comparison_key(rule))
+                .into_iter()
+                .map(|rule| comparison_key(rule.as_ref()))
                 .filter(|key| !key.is_empty())
                 .collect()
-        };
-        let labels = keys(boilerplate.labels);
-        let prefixes = keys(boilerplate.prefixes);
+        }
+        let labels = keys(labels);
+        let prefixes = keys(prefixes);
         let longest = labels
             .iter()
             .chain(&prefixes)
             .map(|key| key.chars().count())
             .max()
             .unwrap_or(0);
-        Rules {
+        Boilerplate {
             labels,
             prefixes,
             longest,
@@ -517,8 +519,10 @@ fn comparison_key(s: &str) -> String {
     fold_whitespace(s).to_lowercase()
 }
 
-fn clean_text_body(body: &str, rules: &Rules) -> CleanBody {
-    let paragraphs: Vec<String> = plain_paragraphs(body).filter(|p| !rules.drops(p)).collect();
+fn clean_text_body(body: &str, boilerplate: &Boilerplate) -> CleanBody {
+    let paragraphs: Vec<String> = plain_paragraphs(body)
+        .filter(|p| !boilerplate.drops(p))
+        .collect();
     let text_len: usize = paragraphs.iter().map(String::len).sum();
     let mut html = String::with_capacity(text_len + text_len / 8 + paragraphs.len() * 8);
     for (i, paragraph) in paragraphs.iter().enumerate() {
@@ -595,14 +599,14 @@ fn sanitize(html: &str) -> String {
     SANITIZER.clean(&xml_legal(html)).to_string()
 }
 
-fn clean_html_body(body: &str, rules: &Rules) -> CleanBody {
+fn clean_html_body(body: &str, boilerplate: &Boilerplate) -> CleanBody {
     let sanitized = sanitize(body);
     let tokens = unwrap_wrappers(tokenize(&sanitized));
     let mut kept: Vec<Item> = top_level_items(&tokens)
         .into_iter()
         .filter(|item| {
             item.kind == ItemKind::Break
-                || !drops_item(&tokens[item.range.clone()], item.kind, rules)
+                || !drops_item(&tokens[item.range.clone()], item.kind, boilerplate)
         })
         .collect();
     // Whatever boilerplate leaves behind at either end (the `<br>` after "Share:",
@@ -635,13 +639,13 @@ fn clean_html_body(body: &str, rules: &Rules) -> CleanBody {
 }
 
 /// True when a top-level block or text run is boilerplate, or an empty block (`<p>&nbsp;</p>`) that only adds space.
-fn drops_item(tokens: &[Token], kind: ItemKind, rules: &Rules) -> bool {
+fn drops_item(tokens: &[Token], kind: ItemKind, boilerplate: &Boilerplate) -> bool {
     let text = text_paragraphs(tokens).join(" ");
     if text.is_empty() {
         let is_void = matches!(tokens.first(), Some(Token::Start { name, .. }) if is_void(name));
         return kind == ItemKind::Block && !is_void && !contains_image(tokens);
     }
-    rules.drops(&text)
+    boilerplate.drops(&text)
 }
 
 fn contains_image(tokens: &[Token]) -> bool {
@@ -1354,10 +1358,6 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
 
     const DISCLAIMER: &str = "The English, Chinese, Japanese, Arabic, and French versions are automatically generated by the AI";
 
-    fn strings(items: &[&str]) -> Vec<String> {
-        items.iter().map(|s| (*s).to_owned()).collect()
-    }
-
     fn graphemes(s: &str) -> usize {
         s.graphemes(true).count()
     }
@@ -1474,12 +1474,7 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
 
     #[test]
     fn boilerplate_is_judged_on_the_whole_key() {
-        let labels = strings(&["Share:", "ΣΑΣ"]);
-        let prefixes = strings(&["The English versions are generated"]);
-        let rules = Rules::new(&Boilerplate {
-            labels: &labels,
-            prefixes: &prefixes,
-        });
+        let rules = Boilerplate::new(["Share:", "ΣΑΣ"], ["The English versions are generated"]);
         let reference = |p: &str| {
             let key = comparison_key(p);
             rules.labels.contains(&key)
@@ -1561,12 +1556,7 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
 
     #[test]
     fn sample_french_article_loses_its_boilerplate() {
-        let labels = strings(&["Partager:"]);
-        let prefixes = strings(&[DISCLAIMER]);
-        let boilerplate = Boilerplate {
-            labels: &labels,
-            prefixes: &prefixes,
-        };
+        let boilerplate = Boilerplate::new(["Partager:"], [DISCLAIMER]);
         let body = clean_body(SAMPLE_FR, Markup::Text, &boilerplate);
 
         assert!(
@@ -1626,12 +1616,7 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
 
     #[test]
     fn labels_match_folded_and_case_insensitively() {
-        let labels = strings(&["Partager :", "Share:"]);
-        let prefixes = strings(&[DISCLAIMER]);
-        let boilerplate = Boilerplate {
-            labels: &labels,
-            prefixes: &prefixes,
-        };
+        let boilerplate = Boilerplate::new(["Partager :", "Share:"], [DISCLAIMER]);
         let body = "  PARTAGER\u{A0}:  \n\nshare:\n\nPartager : la suite\n\nthe english,  chinese, japanese, arabic, and french versions are AUTOMATICALLY generated by the AI. So.";
         let clean = clean_body(body, Markup::Text, &boilerplate);
         assert_eq!(clean.text, "Partager : la suite");
@@ -1640,11 +1625,8 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
 
     #[test]
     fn empty_rules_drop_nothing() {
-        let empty = strings(&["", "  "]);
-        let boilerplate = Boilerplate {
-            labels: &empty,
-            prefixes: &empty,
-        };
+        let empty = ["", "  "];
+        let boilerplate = Boilerplate::new(empty, empty);
         let clean = clean_body("Satu.\n\nDua.", Markup::Text, &boilerplate);
         assert_eq!(clean.text, "Satu.\n\nDua.");
         let clean = clean_body("<p>Satu.</p>", Markup::Html, &Boilerplate::default());
@@ -1665,12 +1647,7 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
 
     #[test]
     fn empty_and_boilerplate_only_bodies_are_empty() {
-        let labels = strings(&["Partager:", "Share:"]);
-        let prefixes = strings(&[DISCLAIMER]);
-        let boilerplate = Boilerplate {
-            labels: &labels,
-            prefixes: &prefixes,
-        };
+        let boilerplate = Boilerplate::new(["Partager:", "Share:"], [DISCLAIMER]);
         // In HTML, blank lines separate nothing: these are one text run each.
         let text_only = [
             "Partager:\n\n\n",
@@ -1708,12 +1685,7 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
 
     #[test]
     fn html_boilerplate_paragraphs_are_dropped() {
-        let labels = strings(&["Share:", "Bagikan:"]);
-        let prefixes = strings(&[DISCLAIMER]);
-        let boilerplate = Boilerplate {
-            labels: &labels,
-            prefixes: &prefixes,
-        };
+        let boilerplate = Boilerplate::new(["Share:", "Bagikan:"], [DISCLAIMER]);
         let body = "<p>Share:</p>\n<p>Berita <b>utama</b>.</p>\n<p>The English, Chinese, Japanese, Arabic, and French versions are automatically generated by the AI. So there may</p>";
         let clean = clean_body(body, Markup::Html, &boilerplate);
         assert_eq!(clean.html, "<p>Berita <b>utama</b>.</p>");
@@ -2103,11 +2075,7 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
             nested.as_str(),
             long_word.as_str(),
         ];
-        let labels = strings(&["Share:"]);
-        let boilerplate = Boilerplate {
-            labels: &labels,
-            prefixes: &[],
-        };
+        let boilerplate = Boilerplate::new(["Share:"], std::iter::empty::<&str>());
         for input in odd {
             for markup in [Markup::Text, Markup::Html] {
                 let clean = clean_body(input, markup, &boilerplate);

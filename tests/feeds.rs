@@ -293,10 +293,7 @@ fn body_text(body: &str, format: BodyFormat) -> String {
     text::clean_body(
         body,
         format.into(),
-        &text::Boilerplate {
-            labels: &labels,
-            prefixes: &prefixes,
-        },
+        &text::Boilerplate::new(&labels, &prefixes),
     )
     .text
 }
