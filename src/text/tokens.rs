@@ -257,3 +257,86 @@ pub(super) fn is_void(name: &str) -> bool {
             | "wbr"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(name: &str, attributes: &[(&str, &str)]) -> Token {
+        Token::Start {
+            name: name.to_owned(),
+            attributes: attributes
+                .iter()
+                .map(|(a, v)| ((*a).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn end(name: &str) -> Token {
+        Token::End {
+            name: name.to_owned(),
+        }
+    }
+
+    fn text(s: &str) -> Token {
+        Token::Text(s.to_owned())
+    }
+
+    #[test]
+    fn sanitizer_output_splits_into_tags_and_decoded_text() {
+        let html = concat!(
+            "<p title=\"x&#2;&quot;\">a &amp; b&#xB;c<br>",
+            "<a href=\"https://e.example/?a=1&amp;b=2\" rel=\"noopener noreferrer\">d</a></p>",
+        );
+        assert_eq!(
+            tokenize(html),
+            vec![
+                start("p", &[("title", "x\"")]),
+                text("a & b c"),
+                start("br", &[]),
+                start(
+                    "a",
+                    &[
+                        ("href", "https://e.example/?a=1&b=2"),
+                        ("rel", "noopener noreferrer"),
+                    ],
+                ),
+                text("d"),
+                end("a"),
+                end("p"),
+            ]
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_tag_stays_text() {
+        assert_eq!(tokenize("1 < 2 <3 <"), vec![text("1 < 2 <3 <")]);
+        assert_eq!(tokenize(""), vec![]);
+    }
+
+    #[test]
+    fn structural_tags_are_renamed_and_sourceless_images_dropped() {
+        assert_eq!(
+            tokenize("<h1>T</h1><section>x</section><img alt=\"a\"><img src=\"\">"),
+            vec![
+                start("h2", &[]),
+                text("T"),
+                end("h2"),
+                start("div", &[]),
+                text("x"),
+                end("div"),
+            ]
+        );
+    }
+
+    #[test]
+    fn references_decode_or_stay_as_written() {
+        assert_eq!(
+            decode_entities("&lt;&gt;&quot;&apos;&nbsp;&#233;&#x4E2D;"),
+            "<>\"'\u{A0}é中"
+        );
+        let kept = "&eacute; &amp &#xD800; &#99999999999; & x";
+        assert_eq!(decode_entities(kept), kept);
+        assert!(matches!(decode_entities("plain"), Cow::Borrowed("plain")));
+    }
+}
