@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::config::Config;
 pub use crate::config::{MAX_ID_LEN, is_valid_id};
+use crate::text::Markup;
 
 /// A whole article with all its language versions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -147,6 +148,16 @@ impl BodyFormat {
             "text" => Some(BodyFormat::Text),
             "html" => Some(BodyFormat::Html),
             _ => None,
+        }
+    }
+}
+
+/// The text pipeline knows only how a body is written, not the article model.
+impl From<BodyFormat> for Markup {
+    fn from(format: BodyFormat) -> Self {
+        match format {
+            BodyFormat::Text => Markup::Text,
+            BodyFormat::Html => Markup::Html,
         }
     }
 }

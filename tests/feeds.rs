@@ -292,11 +292,8 @@ fn body_text(body: &str, format: BodyFormat) -> String {
     let prefixes: Vec<String> = config.boilerplate.strip_prefixes.clone();
     text::clean_body(
         body,
-        format,
-        &text::Boilerplate {
-            labels: &labels,
-            prefixes: &prefixes,
-        },
+        format.into(),
+        &text::Boilerplate::new(&labels, &prefixes),
     )
     .text
 }

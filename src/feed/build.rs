@@ -20,24 +20,18 @@ pub fn build(
 ) -> Feed {
     let code = lang.code();
     let section_slug = section.map(Section::slug);
-    let labels: Vec<String> = config
-        .boilerplate
-        .strip_labels
-        .iter()
-        .chain(&lang.strip_labels)
-        .cloned()
-        .collect();
-    let prefixes: Vec<String> = config
-        .boilerplate
-        .strip_prefixes
-        .iter()
-        .chain(&lang.strip_prefixes)
-        .cloned()
-        .collect();
-    let boilerplate = Boilerplate {
-        labels: &labels,
-        prefixes: &prefixes,
-    };
+    let boilerplate = Boilerplate::new(
+        config
+            .boilerplate
+            .strip_labels
+            .iter()
+            .chain(&lang.strip_labels),
+        config
+            .boilerplate
+            .strip_prefixes
+            .iter()
+            .chain(&lang.strip_prefixes),
+    );
     let items: Vec<Item> = rows
         .iter()
         .map(|row| build_item(config, lang, &boilerplate, row))
@@ -123,7 +117,7 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
     let zone = config.site.time_zone;
     let section = article.section.as_deref().and_then(|s| config.section(s));
 
-    let body = text::clean_body(&version.body, version.format, boilerplate);
+    let body = text::clean_body(&version.body, version.format.into(), boilerplate);
 
     let title_length = config.feeds.title_length.get();
     // Titles are plain text: a `<` in a headline is a less-than sign, not a tag.
