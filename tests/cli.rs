@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{repo, request, write_config};
+use common::{Site, repo, request};
 use hyper::StatusCode;
 
 fn kabar() -> Command {
@@ -78,8 +78,8 @@ fn terminate(child: &Running) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_runs_on_one_store_serve_identical_bytes_and_stop_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
+    let site = Site::new();
+    let config = site.config_file();
     let paths = [
         "/fr/rss.xml",
         "/zh/atom.xml",
@@ -110,8 +110,8 @@ async fn two_runs_on_one_store_serve_identical_bytes_and_stop_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn render_prints_the_bytes_the_server_sends() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
+    let site = Site::new();
+    let config = site.config_file();
     let (child, addr, _stderr) = serve(&config);
     let served = request(addr, "GET", "/ja/technology/atom.xml", &[]).await;
     terminate(&child);
@@ -157,10 +157,8 @@ fn check_config_names_file_line_and_key() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("ok (6 languages, 5 sections)"));
 
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| {
-        t.replace("ttl_minutes = 5", "ttl_minutes = 5\ntll = 3")
-    });
+    let site = Site::edited(|t| t.replace("ttl_minutes = 5", "ttl_minutes = 5\ntll = 3"));
+    let config = site.config_file();
     let output = kabar().arg("check-config").arg(&config).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -176,9 +174,9 @@ fn check_config_names_file_line_and_key() {
 
 #[test]
 fn import_loads_good_records_and_names_bad_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
-    let folder = dir.path().join("incoming");
+    let site = Site::new();
+    let config = site.config_file();
+    let folder = site.dir().join("incoming");
     std::fs::create_dir(&folder).unwrap();
     let good =
         std::fs::read_to_string(repo().join("demo/articles/biden-putin-phone-call.json")).unwrap();
@@ -187,7 +185,7 @@ fn import_loads_good_records_and_names_bad_ones() {
     let unknown_lang = good.replacen("\"fr\"", "\"de\"", 1);
     std::fs::write(folder.join("c-german.json"), unknown_lang).unwrap();
 
-    let store = dir.path().join("import.sqlite");
+    let store = site.dir().join("import.sqlite");
     let output = import(&folder, &store, &config);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -226,9 +224,9 @@ fn import_loads_good_records_and_names_bad_ones() {
 
 #[test]
 fn export_then_import_into_a_new_store_renders_identical_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
-    let dump = dir.path().join("backup.jsonl");
+    let site = Site::new();
+    let config = site.config_file();
+    let dump = site.dir().join("backup.jsonl");
     // The configured store is seeded from the demo articles on first open.
     let output = kabar()
         .args(["render", "fr", "rss", "--config"])
@@ -251,7 +249,7 @@ fn export_then_import_into_a_new_store_renders_identical_bytes() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("exported 40 articles"));
     assert_eq!(std::fs::read_to_string(&dump).unwrap().lines().count(), 40);
 
-    let copy = dir.path().join("copy.sqlite");
+    let copy = site.dir().join("copy.sqlite");
     let output = import(&dump, &copy, &config);
     assert!(
         output.status.success(),
@@ -287,8 +285,8 @@ fn export_then_import_into_a_new_store_renders_identical_bytes() {
 
 #[test]
 fn json_lines_imports_name_the_bad_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
+    let site = Site::new();
+    let config = site.config_file();
     let good: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("demo/articles/biden-putin-phone-call.json")).unwrap(),
     )
@@ -304,9 +302,9 @@ fn json_lines_imports_name_the_bad_line() {
         other.to_string(),
     ]
     .join("\n");
-    let file = dir.path().join("batch.jsonl");
+    let file = site.dir().join("batch.jsonl");
     std::fs::write(&file, lines).unwrap();
-    let store = dir.path().join("lines.sqlite");
+    let store = site.dir().join("lines.sqlite");
     let output = import(&file, &store, &config);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -319,12 +317,12 @@ fn json_lines_imports_name_the_bad_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_writes_survive_a_kill() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
+    let site = Site::new();
+    let config = site.config_file();
     let token = "crash-test-token-0123456789";
     let start = |run: &str| {
         // Logs go to a file: the server must not depend on a reader of its stderr.
-        let log_path = dir.path().join(format!("{run}.log"));
+        let log_path = site.dir().join(format!("{run}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
         let child = Running(
             kabar()
@@ -430,7 +428,7 @@ async fn acknowledged_writes_survive_a_kill() {
         request(addr, "GET", "/readyz", &[]).await.status,
         StatusCode::OK
     );
-    let conn = rusqlite::Connection::open(dir.path().join("kabar.sqlite")).unwrap();
+    let conn = rusqlite::Connection::open(site.dir().join("kabar.sqlite")).unwrap();
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Response, pg, request, send, write_config};
+use common::{Response, Site, pg, request, send};
 use hyper::StatusCode;
 
 const TOKEN: &str = "replica-test-token-0123456789";
@@ -195,8 +195,8 @@ async fn listen_backend(admin: &tokio_postgres::Client, db: &str, pid: u32) -> O
 async fn two_replicas_share_one_database() {
     let db = pg::scratch().await;
     let admin = db.admin().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
+    let site = Site::new();
+    let config = site.config_file();
 
     // Both start at once on an empty database: one migrates and seeds, the
     // other waits for the migration lock and finds the schema in place.

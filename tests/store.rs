@@ -17,9 +17,9 @@ use kabar::cache::Resource;
 use kabar::config::DatabaseUrl;
 use kabar::feed::Format;
 use kabar::store::{ArticleStore, FeedQuery, IfMatch, StoreError, Touched};
-use kabar::{App, Config, PgStore, SqliteStore};
+use kabar::{App, PgStore};
 
-use common::pg;
+use common::{Site, pg};
 
 /// An article in the original language and `langs`, published at `published`
 /// (RFC 3339), in `section`.
@@ -651,11 +651,9 @@ async fn a_lost_listening_connection_comes_back_with_a_new_epoch() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_and_postgres_render_identical_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Arc::new(Config::load(&common::write_config(dir.path(), |t| t)).unwrap());
-    let sqlite: SqliteStore = app::open_sqlite(&config, None, Seed::IfCreated)
-        .await
-        .unwrap();
+    let site = Site::new();
+    let config = Arc::new(site.config());
+    let sqlite = site.store().await;
     let db = pg::scratch().await;
     let url = DatabaseUrl::parse(&db.url).unwrap();
     let postgres = app::open_postgres(&config, &url, Seed::IfCreated)
@@ -692,8 +690,8 @@ async fn sqlite_and_postgres_render_identical_bytes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn open_postgres_seeds_only_a_new_empty_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::load(&common::write_config(dir.path(), |t| t)).unwrap();
+    let site = Site::new();
+    let config = site.config();
     let db = pg::scratch().await;
     let url = DatabaseUrl::parse(&db.url).unwrap();
     let store = app::open_postgres(&config, &url, Seed::IfCreated)
