@@ -5,12 +5,11 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{Site, TOKEN, TestServer, send};
+use common::{AUTH, Site, TOKEN, TestServer, send};
 use hyper::StatusCode;
 use kabar::SqliteStore;
 use serde_json::{Value, json};
 
-const AUTH: (&str, &str) = ("authorization", "Bearer test-token-0123456789abcdef");
 const JSON: (&str, &str) = ("content-type", "application/json");
 
 /// A new article in Indonesian, English and French.

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use common::{Site, repo, request};
+use common::{AUTH, Site, TOKEN, repo, request};
 use hyper::StatusCode;
 
 fn kabar() -> Command {
@@ -319,7 +319,6 @@ fn json_lines_imports_name_the_bad_line() {
 async fn acknowledged_writes_survive_a_kill() {
     let site = Site::new();
     let config = site.config_file();
-    let token = "crash-test-token-0123456789";
     let start = |run: &str| {
         // Logs go to a file: the server must not depend on a reader of its stderr.
         let log_path = site.dir().join(format!("{run}.log"));
@@ -328,7 +327,7 @@ async fn acknowledged_writes_survive_a_kill() {
             kabar()
                 .args(["serve", "--listen", "127.0.0.1:0", "--config"])
                 .arg(&config)
-                .env("KABAR_API_TOKEN", token)
+                .env("KABAR_API_TOKEN", TOKEN)
                 .stderr(log)
                 .spawn()
                 .unwrap(),
@@ -355,7 +354,6 @@ async fn acknowledged_writes_survive_a_kill() {
         }
     };
     let (mut server, addr, _) = start("first");
-    let auth = format!("Bearer {token}");
     let template: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("demo/articles/biden-putin-phone-call.json")).unwrap(),
     )
@@ -366,7 +364,6 @@ async fn acknowledged_writes_survive_a_kill() {
     let mut writers = Vec::new();
     for w in 0..4 {
         let acknowledged = std::sync::Arc::clone(&acknowledged);
-        let auth = auth.clone();
         let template = template.clone();
         writers.push(tokio::spawn(async move {
             for i in 0.. {
@@ -377,10 +374,7 @@ async fn acknowledged_writes_survive_a_kill() {
                     addr,
                     "PUT",
                     &format!("/api/v1/articles/{id}"),
-                    &[
-                        ("authorization", &auth),
-                        ("content-type", "application/json"),
-                    ],
+                    &[AUTH, ("content-type", "application/json")],
                     article.to_string(),
                 )
                 .await;
@@ -411,13 +405,7 @@ async fn acknowledged_writes_survive_a_kill() {
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 60);
     for id in &acknowledged {
-        let res = request(
-            addr,
-            "GET",
-            &format!("/api/v1/articles/{id}"),
-            &[("authorization", &auth)],
-        )
-        .await;
+        let res = request(addr, "GET", &format!("/api/v1/articles/{id}"), &[AUTH]).await;
         assert_eq!(
             res.status,
             StatusCode::OK,

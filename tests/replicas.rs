@@ -13,10 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Response, Site, pg, request, send};
+use common::{AUTH, Response, Site, TOKEN, pg, request, send};
 use hyper::StatusCode;
-
-const TOKEN: &str = "replica-test-token-0123456789";
 
 /// A starting `kabar serve`; killed if the test ends without it.
 struct Spawned(Child);
@@ -108,10 +106,7 @@ impl Replica {
             self.addr,
             "PUT",
             &format!("/api/v1/articles/{id}"),
-            &[
-                ("authorization", &format!("Bearer {TOKEN}")),
-                ("content-type", "application/json"),
-            ],
+            &[AUTH, ("content-type", "application/json")],
             article.to_string(),
         )
         .await;

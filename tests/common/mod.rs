@@ -148,8 +148,19 @@ pub async fn serve<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestS
 /// core count.
 const SERVING_THREADS: usize = 4;
 
+/// The one token of every test that writes through the API, in process or to
+/// `kabar serve` (KABAR_API_TOKEN); a macro so that [`AUTH`] spells it too.
+macro_rules! token {
+    () => {
+        "test-token-0123456789abcdef"
+    };
+}
+
 /// The token tests use for the write API.
-pub const TOKEN: &str = "test-token-0123456789abcdef";
+pub const TOKEN: &str = token!();
+
+/// The Authorization field that carries [`TOKEN`].
+pub const AUTH: (&str, &str) = ("authorization", concat!("Bearer ", token!()));
 
 async fn serve_with_tokens<S: ArticleStore>(
     config: Arc<Config>,
