@@ -10,6 +10,7 @@ pub mod pg;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -308,12 +309,60 @@ pub async fn raw(addr: SocketAddr, raw: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(raw).await.expect("write");
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut out),
-    )
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How long a test waits for what the system does in the background (the
+/// change-log follower, the WebSub publisher, another process) before it
+/// fails: ample for a busy two-core CI machine, and spent only when something
+/// is wrong.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Runs `check` every [`POLL`] until it is done (`true`, or `Some(value)`,
+/// whose value is returned) and panics naming `what` once `deadline` has
+/// passed. Tests wait for what happens in the background this way instead of
+/// sleeping for a fixed time, so a busy machine makes them slower, not wrong.
+pub async fn eventually<R: Done>(
+    what: &str,
+    deadline: Duration,
+    mut check: impl AsyncFnMut() -> R,
+) -> R::Value {
+    let give_up = Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await.done() {
+            return value;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "gave up after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// What a check of [`eventually`] answers: whether it holds yet, or the value
+/// it waits for once there is one.
+pub trait Done {
+    type Value;
+    fn done(self) -> Option<Self::Value>;
+}
+
+impl Done for bool {
+    type Value = ();
+    fn done(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Done for Option<T> {
+    type Value = T;
+    fn done(self) -> Option<T> {
+        self
+    }
 }
 
 /// Parses a feed with an independent parser.
