@@ -4,8 +4,9 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use common::{AUTH, Site, TOKEN, TestServer, send};
+use common::{AUTH, DEADLINE, Site, TOKEN, TestServer, eventually, send};
 use hyper::StatusCode;
 use kabar::SqliteStore;
 use serde_json::{Value, json};
@@ -551,22 +552,16 @@ async fn a_write_by_another_process_reaches_the_feeds_within_a_second() {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = std::time::Instant::now()
-        + std::time::Duration::from_secs(1)
-        + kabar::changes::POLL_INTERVAL;
-    loop {
-        if feed_ids(&server, "/en/rss.xml")
-            .await
-            .contains(&item("en", "impor-luar"))
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the import never showed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the import to show in /en/rss.xml",
+        Duration::from_secs(1) + kabar::changes::POLL_INTERVAL,
+        async || {
+            feed_ids(&server, "/en/rss.xml")
+                .await
+                .contains(&item("en", "impor-luar"))
+        },
+    )
+    .await;
     server.stop().await;
 }
 
@@ -664,20 +659,14 @@ async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
     }
     expected.sort();
     // One ping per changed feed, the first retried after its 500 (backoff 1 s).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let pings = eventually("a ping for every changed feed", DEADLINE, async || {
         let mut seen = hub.pings.lock().unwrap().clone();
         seen.sort();
-        if seen == expected {
-            break;
-        }
         assert!(seen.len() <= expected.len(), "duplicate pings: {seen:?}");
-        assert!(
-            std::time::Instant::now() < deadline,
-            "pings so far: {seen:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        (seen.len() == expected.len()).then_some(seen)
+    })
+    .await;
+    assert_eq!(pings, expected);
     let metrics = server.get("/metrics").await.text();
     assert!(
         metrics.contains("kabar_websub_published_total 18"),

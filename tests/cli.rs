@@ -4,10 +4,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use common::{AUTH, Site, TOKEN, repo, request};
+use common::{AUTH, DEADLINE, Site, TOKEN, eventually, repo, request};
 use hyper::StatusCode;
 
 fn kabar() -> Command {
@@ -66,6 +68,39 @@ fn import(path: &Path, store: &Path, config: &Path) -> std::process::Output {
         .arg(config)
         .output()
         .unwrap()
+}
+
+/// Starts `kabar serve` with the write API on, logging to the file `log` (the
+/// server must not depend on a reader of its stderr), and returns it with the
+/// address it logs.
+async fn serve_logging_to(config: &Path, log: &Path) -> (Running, SocketAddr) {
+    let mut child = Running(
+        kabar()
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env("KABAR_API_TOKEN", TOKEN)
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = eventually(
+        "kabar to log its address",
+        Duration::from_secs(20),
+        async || {
+            let text = std::fs::read_to_string(log).unwrap();
+            if let Some(status) = child.0.try_wait().unwrap() {
+                panic!("kabar exited ({status}) before listening:\n{text}");
+            }
+            // Only a whole line: the rest of the address may still be on its way.
+            let (line, _) = text
+                .split("listening on http://")
+                .nth(1)?
+                .split_once('\n')?;
+            Some(line.trim().trim_end_matches('/').parse().expect("address"))
+        },
+    )
+    .await;
+    (child, addr)
 }
 
 fn terminate(child: &Running) {
@@ -319,41 +354,7 @@ fn json_lines_imports_name_the_bad_line() {
 async fn acknowledged_writes_survive_a_kill() {
     let site = Site::new();
     let config = site.config_file();
-    let start = |run: &str| {
-        // Logs go to a file: the server must not depend on a reader of its stderr.
-        let log_path = site.dir().join(format!("{run}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = Running(
-            kabar()
-                .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-                .arg(&config)
-                .env("KABAR_API_TOKEN", TOKEN)
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let text = std::fs::read_to_string(&log_path).unwrap();
-            if let Some(rest) = text.split("listening on http://").nth(1) {
-                let addr: std::net::SocketAddr = rest
-                    .lines()
-                    .next()
-                    .unwrap()
-                    .trim()
-                    .trim_end_matches('/')
-                    .parse()
-                    .unwrap();
-                return (child, addr, log_path);
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "kabar did not start: {text}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    };
-    let (mut server, addr, _) = start("first");
+    let (mut server, addr) = serve_logging_to(&config, &site.dir().join("first.log")).await;
     let template: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("demo/articles/biden-putin-phone-call.json")).unwrap(),
     )
@@ -386,9 +387,10 @@ async fn acknowledged_writes_survive_a_kill() {
             }
         }));
     }
-    while acknowledged.lock().unwrap().len() < 60 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually("60 acknowledged writes", DEADLINE, async || {
+        acknowledged.lock().unwrap().len() >= 60
+    })
+    .await;
     let status = Command::new("kill")
         .args(["-KILL", &server.0.id().to_string()])
         .status()
@@ -400,7 +402,8 @@ async fn acknowledged_writes_survive_a_kill() {
     }
     drop(server);
 
-    let (_server, addr, log) = start("second");
+    let log = site.dir().join("second.log");
+    let (_server, addr) = serve_logging_to(&config, &log).await;
     let log = std::fs::read_to_string(log).unwrap();
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 60);

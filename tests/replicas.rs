@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{AUTH, Response, Site, TOKEN, pg, request, send};
+use common::{AUTH, Response, Site, TOKEN, eventually, pg, request, send};
 use hyper::StatusCode;
 
 /// A starting `kabar serve`; killed if the test ends without it.
@@ -83,6 +83,16 @@ impl Spawned {
     }
 }
 
+impl Drop for Replica {
+    /// A failing test shows what each replica logged.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+            eprintln!("kabar serve on {} logged:\n{log}", self.addr);
+        }
+    }
+}
+
 impl Replica {
     fn pid(&self) -> u32 {
         self.child.0.id()
@@ -116,24 +126,6 @@ impl Replica {
             res.status,
             res.text()
         );
-    }
-}
-
-/// Polls `check` every 50 ms until it holds or `within` has passed.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -205,12 +197,12 @@ async fn two_replicas_share_one_database() {
         "/id/world/rss.xml",
     ];
     for path in paths {
-        assert!(
-            eventually(Duration::from_secs(5), || same_on_both(&a, &b, path)).await,
-            "{path} differs between replicas\nA:\n{}\nB:\n{}",
-            a.log(),
-            b.log()
-        );
+        eventually(
+            &format!("{path} to be the same on both replicas"),
+            Duration::from_secs(5),
+            || same_on_both(&a, &b, path),
+        )
+        .await;
     }
     assert_ne!(seeded(&a), seeded(&b), "exactly one replica seeds");
 
@@ -219,15 +211,11 @@ async fn two_replicas_share_one_database() {
     a.put(&news("replica-news", "2027-01-01T08:00:00+07:00"))
         .await;
     let written = Instant::now();
-    assert!(
-        eventually(Duration::from_secs(1), || async {
-            let res = b.get("/fr/rss.xml").await;
-            res.body != before.body && res.text().contains("replica-news")
-        })
-        .await,
-        "B did not show A's write within a second:\n{}",
-        b.log()
-    );
+    eventually("B to show A's write", Duration::from_secs(1), async || {
+        let res = b.get("/fr/rss.xml").await;
+        res.body != before.body && res.text().contains("replica-news")
+    })
+    .await;
     let seen_after = written.elapsed();
     assert!(seen_after < Duration::from_secs(1), "{seen_after:?}");
     assert!(same_on_both(&a, &b, "/fr/rss.xml").await);
@@ -246,28 +234,24 @@ async fn two_replicas_share_one_database() {
     assert!(killed);
     a.put(&news("after-reconnect", "2027-01-02T08:00:00+07:00"))
         .await;
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            listen_backend(&admin, &db.name, b.pid())
-                .await
-                .is_some_and(|pid| pid != old)
-        })
-        .await,
-        "B did not listen again:\n{}",
-        b.log()
-    );
-    assert!(
-        eventually(Duration::from_secs(2), || async {
+    eventually("B to listen again", Duration::from_secs(10), async || {
+        listen_backend(&admin, &db.name, b.pid())
+            .await
+            .is_some_and(|pid| pid != old)
+    })
+    .await;
+    eventually(
+        "B to catch up after reconnecting",
+        Duration::from_secs(2),
+        async || {
             b.get("/fr/rss.xml")
                 .await
                 .text()
                 .contains("after-reconnect")
                 && same_on_both(&a, &b, "/fr/rss.xml").await
-        })
-        .await,
-        "B did not catch up after reconnecting:\n{}",
-        b.log()
-    );
+        },
+    )
+    .await;
     assert!(
         b.log()
             .contains("listening for other replicas' writes again")
@@ -278,12 +262,12 @@ async fn two_replicas_share_one_database() {
     let rss_before = b.get("/fr/rss.xml").await;
     a.put(&news("before-outage", "2027-01-03T08:00:00+07:00"))
         .await;
-    assert!(
-        eventually(Duration::from_secs(2), || async {
-            b.get("/fr/atom.xml").await.text().contains("before-outage")
-        })
-        .await
-    );
+    eventually(
+        "B to show the last write on the Atom feed",
+        Duration::from_secs(2),
+        async || b.get("/fr/atom.xml").await.text().contains("before-outage"),
+    )
+    .await;
     let atom_before = b.get("/fr/atom.xml").await;
 
     // The database goes away for B (and A): no new connections, and the
@@ -302,13 +286,12 @@ async fn two_replicas_share_one_database() {
         )
         .await
         .unwrap();
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            b.get("/readyz").await.status == StatusCode::SERVICE_UNAVAILABLE
-        })
-        .await,
-        "/readyz stayed ready without a database"
-    );
+    eventually(
+        "/readyz to say not ready without a database",
+        Duration::from_secs(10),
+        async || b.get("/readyz").await.status == StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
     // A cached render is served as it was.
     let atom = b.get("/fr/atom.xml").await;
     assert_eq!(atom.status, StatusCode::OK);
@@ -334,23 +317,19 @@ async fn two_replicas_share_one_database() {
         ))
         .await
         .unwrap();
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            b.get("/readyz").await.status == StatusCode::OK
-        })
-        .await,
-        "B did not become ready again:\n{}",
-        b.log()
-    );
-    assert!(
-        eventually(Duration::from_secs(10), || async {
+    eventually("B to be ready again", Duration::from_secs(10), async || {
+        b.get("/readyz").await.status == StatusCode::OK
+    })
+    .await;
+    eventually(
+        "B to serve the current feed after the outage",
+        Duration::from_secs(10),
+        async || {
             b.get("/fr/rss.xml").await.text().contains("before-outage")
                 && same_on_both(&a, &b, "/fr/rss.xml").await
-        })
-        .await,
-        "B did not serve the current feed after the outage:\n{}",
-        b.log()
-    );
+        },
+    )
+    .await;
     drop((a, b));
     drop(db);
 }
