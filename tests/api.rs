@@ -685,7 +685,8 @@ async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A write queues its pings before it is answered; close() returns once the queue is delivered.
+    assert!(server.app.publisher.close(DEADLINE).await);
     assert_eq!(hub.pings.lock().unwrap().len(), 18);
     server.stop().await;
 }
@@ -852,14 +853,20 @@ async fn a_write_in_flight_at_shutdown_is_finished_and_answered() {
     let request = format!(
         "PUT /api/v1/articles/robot-terakhir HTTP/1.1\r\nHost: kabar.test\r\n\
          Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{head}",
+         Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n{head}",
         body.len()
     );
     client.write_all(request.as_bytes()).await.unwrap();
-    // The handler now waits for the rest of the body; stop the server.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // hyper sends 100 Continue once the handler reads the body: it now waits for the rest.
+    let mut interim = [0; 25];
+    client.read_exact(&mut interim).await.unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
     let stopping = tokio::spawn(server.stop());
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Every serving thread closes its listening socket on the stop signal, before it drains.
+    eventually("the server to stop listening", DEADLINE, async || {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
     assert!(!stopping.is_finished(), "stopped with a request in flight");
 
     client.write_all(tail.as_bytes()).await.unwrap();
