@@ -635,6 +635,7 @@ async fn bodies_sent_from_the_page_file_are_the_bytes_written_from_memory() {
     tokio::io::AsyncWriteExt::write_all(&mut stream, requests.as_bytes())
         .await
         .unwrap();
+    // No assertion rests on this pause: it only gives the server time to fill the socket unread.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut answer = Vec::new();
     tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer)
