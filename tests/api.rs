@@ -4,29 +4,14 @@
 mod common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use common::{TOKEN, TestServer, send};
+use common::{AUTH, DEADLINE, Site, TOKEN, TestServer, eventually, send};
 use hyper::StatusCode;
 use kabar::SqliteStore;
 use serde_json::{Value, json};
 
-const AUTH: (&str, &str) = ("authorization", "Bearer test-token-0123456789abcdef");
 const JSON: (&str, &str) = ("content-type", "application/json");
-
-async fn start_api() -> TestServer<SqliteStore> {
-    start_api_with(|t| t).await
-}
-
-async fn start_api_with(edit: impl Fn(String) -> String) -> TestServer<SqliteStore> {
-    let dir = tempfile::tempdir().unwrap();
-    let config = kabar::Config::load(&common::write_config(dir.path(), edit)).unwrap();
-    let store = kabar::app::open_sqlite(&config, None, kabar::app::Seed::IfCreated)
-        .await
-        .unwrap();
-    let mut server = common::serve_with_api(Arc::new(config), Arc::new(store)).await;
-    server.dir = Some(dir);
-    server
-}
 
 /// A new article in Indonesian, English and French.
 fn article(id: &str) -> Value {
@@ -86,7 +71,7 @@ fn item(lang: &str, id: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_put_article_appears_in_every_format_and_a_delete_retracts_it() {
-    let server = start_api().await;
+    let server = Site::new().serve_api().await;
     // Warm the caches, so the test shows invalidation rather than a cold build.
     for path in ["/fr/rss.xml", "/fr/technology/atom.xml", "/en/feed.json"] {
         assert!(
@@ -149,7 +134,7 @@ async fn a_put_article_appears_in_every_format_and_a_delete_retracts_it() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_version_put_changes_only_that_languages_feeds() {
-    let server = start_api().await;
+    let server = Site::new().serve_api().await;
     create_robot(&server).await;
     let paths: Vec<String> = ["id", "en", "zh", "fr"]
         .iter()
@@ -221,7 +206,7 @@ async fn a_version_put_changes_only_that_languages_feeds() {
 /// four, and the kernel spreads 32 connections at a time over all of them.
 #[tokio::test(flavor = "multi_thread")]
 async fn after_a_write_no_serving_thread_serves_its_old_copy() {
-    let server = start_api().await;
+    let server = Site::new().serve_api().await;
     create_robot(&server).await;
     let codings = ["identity", "gzip", "br"];
     let burst = |headers: Vec<(&'static str, String)>| {
@@ -296,8 +281,9 @@ async fn snapshot(server: &TestServer<SqliteStore>) -> Vec<bytes::Bytes> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_writes_name_the_field_and_change_nothing() {
-    let server =
-        start_api_with(|t| t.replace("max_body_bytes = 1048576", "max_body_bytes = 65536")).await;
+    let server = Site::edited(|t| t.replace("max_body_bytes = 1048576", "max_body_bytes = 65536"))
+        .serve_api()
+        .await;
     let existing = "biden-putin-phone-call";
     let before = snapshot(&server).await;
     let res = call(&server, "GET", &format!("/api/v1/articles/{existing}")).await;
@@ -462,7 +448,7 @@ async fn refused_writes_name_the_field_and_change_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn writes_need_the_token() {
-    let server = start_api().await;
+    let server = Site::new().serve_api().await;
     let path = "/api/v1/articles/robot-baru";
     let body = article("robot-baru").to_string();
     let res = send(server.addr, "PUT", path, &[JSON], body.clone()).await;
@@ -509,7 +495,7 @@ async fn writes_need_the_token() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_puts_of_different_articles_all_land() {
-    let server = start_api().await;
+    let server = Site::new().serve_api().await;
     let mut tasks = Vec::new();
     for i in 0..24 {
         let addr = server.addr;
@@ -543,15 +529,15 @@ async fn concurrent_puts_of_different_articles_all_land() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_by_another_process_reaches_the_feeds_within_a_second() {
-    let server = start_api().await;
-    let dir = server.dir.as_ref().unwrap().path().to_owned();
+    let server = Site::new().serve_api().await;
+    let site = server.site();
     assert!(
         !feed_ids(&server, "/en/rss.xml")
             .await
             .contains(&item("en", "impor-luar"))
     );
     // A bulk import into the same SQLite file, by another process.
-    let folder = dir.join("incoming");
+    let folder = site.dir().join("incoming");
     std::fs::create_dir(&folder).unwrap();
     std::fs::write(
         folder.join("impor-luar.json"),
@@ -562,26 +548,20 @@ async fn a_write_by_another_process_reaches_the_feeds_within_a_second() {
         .arg("import")
         .arg(&folder)
         .arg("--config")
-        .arg(dir.join("feeds.toml"))
+        .arg(site.config_file())
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = std::time::Instant::now()
-        + std::time::Duration::from_secs(1)
-        + kabar::changes::POLL_INTERVAL;
-    loop {
-        if feed_ids(&server, "/en/rss.xml")
-            .await
-            .contains(&item("en", "impor-luar"))
-        {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the import never showed"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    eventually(
+        "the import to show in /en/rss.xml",
+        Duration::from_secs(1) + kabar::changes::POLL_INTERVAL,
+        async || {
+            feed_ids(&server, "/en/rss.xml")
+                .await
+                .contains(&item("en", "impor-luar"))
+        },
+    )
+    .await;
     server.stop().await;
 }
 
@@ -651,8 +631,9 @@ async fn start_hub() -> TestHub {
 async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
     let hub = start_hub().await;
     let hub_url = hub.url.clone();
-    let server =
-        start_api_with(move |t| t.replace("hubs = []", &format!("hubs = [{hub_url:?}]"))).await;
+    let server = Site::edited(move |t| t.replace("hubs = []", &format!("hubs = [{hub_url:?}]")))
+        .serve_api()
+        .await;
 
     let res = server.get("/fr/rss.xml").await;
     let link = res.header("link").unwrap();
@@ -678,20 +659,14 @@ async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
     }
     expected.sort();
     // One ping per changed feed, the first retried after its 500 (backoff 1 s).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let pings = eventually("a ping for every changed feed", DEADLINE, async || {
         let mut seen = hub.pings.lock().unwrap().clone();
         seen.sort();
-        if seen == expected {
-            break;
-        }
         assert!(seen.len() <= expected.len(), "duplicate pings: {seen:?}");
-        assert!(
-            std::time::Instant::now() < deadline,
-            "pings so far: {seen:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        (seen.len() == expected.len()).then_some(seen)
+    })
+    .await;
+    assert_eq!(pings, expected);
     let metrics = server.get("/metrics").await.text();
     assert!(
         metrics.contains("kabar_websub_published_total 18"),
@@ -710,7 +685,8 @@ async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
     )
     .await;
     assert_eq!(res.status, StatusCode::OK);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // A write queues its pings before it is answered; close() returns once the queue is delivered.
+    assert!(server.app.publisher.close(DEADLINE).await);
     assert_eq!(hub.pings.lock().unwrap().len(), 18);
     server.stop().await;
 }
@@ -734,7 +710,7 @@ fn links(xml: &str, rel: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn closed_months_are_archived_and_linked_from_the_subscription_feed() {
-    let server = start_api().await;
+    let server = Site::new().serve_api().await;
     // The demo articles are all from November 2026: nothing is closed yet.
     let atom = server.get("/fr/atom.xml").await.text();
     assert!(links(&atom, "prev-archive").is_empty());
@@ -868,7 +844,7 @@ async fn closed_months_are_archived_and_linked_from_the_subscription_feed() {
 async fn a_write_in_flight_at_shutdown_is_finished_and_answered() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let server = start_api().await;
+    let server = Site::new().serve_api().await;
     let addr = server.addr;
     let store = Arc::clone(&server.app.store);
     let body = article("robot-terakhir").to_string();
@@ -877,14 +853,20 @@ async fn a_write_in_flight_at_shutdown_is_finished_and_answered() {
     let request = format!(
         "PUT /api/v1/articles/robot-terakhir HTTP/1.1\r\nHost: kabar.test\r\n\
          Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{head}",
+         Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n{head}",
         body.len()
     );
     client.write_all(request.as_bytes()).await.unwrap();
-    // The handler now waits for the rest of the body; stop the server.
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    // hyper sends 100 Continue once the handler reads the body: it now waits for the rest.
+    let mut interim = [0; 25];
+    client.read_exact(&mut interim).await.unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
     let stopping = tokio::spawn(server.stop());
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Every serving thread closes its listening socket on the stop signal, before it drains.
+    eventually("the server to stop listening", DEADLINE, async || {
+        tokio::net::TcpStream::connect(addr).await.is_err()
+    })
+    .await;
     assert!(!stopping.is_finished(), "stopped with a request in flight");
 
     client.write_all(tail.as_bytes()).await.unwrap();

@@ -4,10 +4,12 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
-use common::{repo, request, write_config};
+use common::{AUTH, DEADLINE, Site, TOKEN, eventually, repo, request};
 use hyper::StatusCode;
 
 fn kabar() -> Command {
@@ -68,6 +70,39 @@ fn import(path: &Path, store: &Path, config: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// Starts `kabar serve` with the write API on, logging to the file `log` (the
+/// server must not depend on a reader of its stderr), and returns it with the
+/// address it logs.
+async fn serve_logging_to(config: &Path, log: &Path) -> (Running, SocketAddr) {
+    let mut child = Running(
+        kabar()
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env("KABAR_API_TOKEN", TOKEN)
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = eventually(
+        "kabar to log its address",
+        Duration::from_secs(20),
+        async || {
+            let text = std::fs::read_to_string(log).unwrap();
+            if let Some(status) = child.0.try_wait().unwrap() {
+                panic!("kabar exited ({status}) before listening:\n{text}");
+            }
+            // Only a whole line: the rest of the address may still be on its way.
+            let (line, _) = text
+                .split("listening on http://")
+                .nth(1)?
+                .split_once('\n')?;
+            Some(line.trim().trim_end_matches('/').parse().expect("address"))
+        },
+    )
+    .await;
+    (child, addr)
+}
+
 fn terminate(child: &Running) {
     let status = Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])
@@ -78,8 +113,8 @@ fn terminate(child: &Running) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_runs_on_one_store_serve_identical_bytes_and_stop_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
+    let site = Site::new();
+    let config = site.config_file();
     let paths = [
         "/fr/rss.xml",
         "/zh/atom.xml",
@@ -110,8 +145,8 @@ async fn two_runs_on_one_store_serve_identical_bytes_and_stop_on_sigterm() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn render_prints_the_bytes_the_server_sends() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
+    let site = Site::new();
+    let config = site.config_file();
     let (child, addr, _stderr) = serve(&config);
     let served = request(addr, "GET", "/ja/technology/atom.xml", &[]).await;
     terminate(&child);
@@ -157,10 +192,8 @@ fn check_config_names_file_line_and_key() {
     );
     assert!(String::from_utf8_lossy(&output.stdout).contains("ok (6 languages, 5 sections)"));
 
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| {
-        t.replace("ttl_minutes = 5", "ttl_minutes = 5\ntll = 3")
-    });
+    let site = Site::edited(|t| t.replace("ttl_minutes = 5", "ttl_minutes = 5\ntll = 3"));
+    let config = site.config_file();
     let output = kabar().arg("check-config").arg(&config).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -176,9 +209,9 @@ fn check_config_names_file_line_and_key() {
 
 #[test]
 fn import_loads_good_records_and_names_bad_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
-    let folder = dir.path().join("incoming");
+    let site = Site::new();
+    let config = site.config_file();
+    let folder = site.dir().join("incoming");
     std::fs::create_dir(&folder).unwrap();
     let good =
         std::fs::read_to_string(repo().join("demo/articles/biden-putin-phone-call.json")).unwrap();
@@ -187,7 +220,7 @@ fn import_loads_good_records_and_names_bad_ones() {
     let unknown_lang = good.replacen("\"fr\"", "\"de\"", 1);
     std::fs::write(folder.join("c-german.json"), unknown_lang).unwrap();
 
-    let store = dir.path().join("import.sqlite");
+    let store = site.dir().join("import.sqlite");
     let output = import(&folder, &store, &config);
     let stderr = String::from_utf8_lossy(&output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -226,9 +259,9 @@ fn import_loads_good_records_and_names_bad_ones() {
 
 #[test]
 fn export_then_import_into_a_new_store_renders_identical_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
-    let dump = dir.path().join("backup.jsonl");
+    let site = Site::new();
+    let config = site.config_file();
+    let dump = site.dir().join("backup.jsonl");
     // The configured store is seeded from the demo articles on first open.
     let output = kabar()
         .args(["render", "fr", "rss", "--config"])
@@ -251,7 +284,7 @@ fn export_then_import_into_a_new_store_renders_identical_bytes() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("exported 40 articles"));
     assert_eq!(std::fs::read_to_string(&dump).unwrap().lines().count(), 40);
 
-    let copy = dir.path().join("copy.sqlite");
+    let copy = site.dir().join("copy.sqlite");
     let output = import(&dump, &copy, &config);
     assert!(
         output.status.success(),
@@ -287,8 +320,8 @@ fn export_then_import_into_a_new_store_renders_identical_bytes() {
 
 #[test]
 fn json_lines_imports_name_the_bad_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
+    let site = Site::new();
+    let config = site.config_file();
     let good: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("demo/articles/biden-putin-phone-call.json")).unwrap(),
     )
@@ -304,9 +337,9 @@ fn json_lines_imports_name_the_bad_line() {
         other.to_string(),
     ]
     .join("\n");
-    let file = dir.path().join("batch.jsonl");
+    let file = site.dir().join("batch.jsonl");
     std::fs::write(&file, lines).unwrap();
-    let store = dir.path().join("lines.sqlite");
+    let store = site.dir().join("lines.sqlite");
     let output = import(&file, &store, &config);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -319,45 +352,9 @@ fn json_lines_imports_name_the_bad_line() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_writes_survive_a_kill() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
-    let token = "crash-test-token-0123456789";
-    let start = |run: &str| {
-        // Logs go to a file: the server must not depend on a reader of its stderr.
-        let log_path = dir.path().join(format!("{run}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
-        let child = Running(
-            kabar()
-                .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-                .arg(&config)
-                .env("KABAR_API_TOKEN", token)
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            let text = std::fs::read_to_string(&log_path).unwrap();
-            if let Some(rest) = text.split("listening on http://").nth(1) {
-                let addr: std::net::SocketAddr = rest
-                    .lines()
-                    .next()
-                    .unwrap()
-                    .trim()
-                    .trim_end_matches('/')
-                    .parse()
-                    .unwrap();
-                return (child, addr, log_path);
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "kabar did not start: {text}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    };
-    let (mut server, addr, _) = start("first");
-    let auth = format!("Bearer {token}");
+    let site = Site::new();
+    let config = site.config_file();
+    let (mut server, addr) = serve_logging_to(&config, &site.dir().join("first.log")).await;
     let template: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("demo/articles/biden-putin-phone-call.json")).unwrap(),
     )
@@ -368,7 +365,6 @@ async fn acknowledged_writes_survive_a_kill() {
     let mut writers = Vec::new();
     for w in 0..4 {
         let acknowledged = std::sync::Arc::clone(&acknowledged);
-        let auth = auth.clone();
         let template = template.clone();
         writers.push(tokio::spawn(async move {
             for i in 0.. {
@@ -379,10 +375,7 @@ async fn acknowledged_writes_survive_a_kill() {
                     addr,
                     "PUT",
                     &format!("/api/v1/articles/{id}"),
-                    &[
-                        ("authorization", &auth),
-                        ("content-type", "application/json"),
-                    ],
+                    &[AUTH, ("content-type", "application/json")],
                     article.to_string(),
                 )
                 .await;
@@ -394,9 +387,10 @@ async fn acknowledged_writes_survive_a_kill() {
             }
         }));
     }
-    while acknowledged.lock().unwrap().len() < 60 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    eventually("60 acknowledged writes", DEADLINE, async || {
+        acknowledged.lock().unwrap().len() >= 60
+    })
+    .await;
     let status = Command::new("kill")
         .args(["-KILL", &server.0.id().to_string()])
         .status()
@@ -408,18 +402,13 @@ async fn acknowledged_writes_survive_a_kill() {
     }
     drop(server);
 
-    let (_server, addr, log) = start("second");
+    let log = site.dir().join("second.log");
+    let (_server, addr) = serve_logging_to(&config, &log).await;
     let log = std::fs::read_to_string(log).unwrap();
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(acknowledged.len() >= 60);
     for id in &acknowledged {
-        let res = request(
-            addr,
-            "GET",
-            &format!("/api/v1/articles/{id}"),
-            &[("authorization", &auth)],
-        )
-        .await;
+        let res = request(addr, "GET", &format!("/api/v1/articles/{id}"), &[AUTH]).await;
         assert_eq!(
             res.status,
             StatusCode::OK,
@@ -430,7 +419,7 @@ async fn acknowledged_writes_survive_a_kill() {
         request(addr, "GET", "/readyz", &[]).await.status,
         StatusCode::OK
     );
-    let conn = rusqlite::Connection::open(dir.path().join("kabar.sqlite")).unwrap();
+    let conn = rusqlite::Connection::open(site.dir().join("kabar.sqlite")).unwrap();
     let check: String = conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();

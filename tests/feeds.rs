@@ -463,12 +463,12 @@ async fn translated_items_link_back_and_to_their_siblings() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_store_renders_the_same_bytes() {
     let server = start().await;
-    let dir = server.dir.as_ref().unwrap().path().to_owned();
-    let config = kabar::Config::load(&dir.join("feeds.toml")).unwrap();
-    let store = kabar::app::open_sqlite(&config, None, kabar::app::Seed::IfCreated)
-        .await
-        .unwrap();
-    let second = common::serve(std::sync::Arc::new(config), std::sync::Arc::new(store)).await;
+    let site = server.site();
+    let second = common::serve(
+        std::sync::Arc::new(site.config()),
+        std::sync::Arc::new(site.store().await),
+    )
+    .await;
     for path in [
         "/fr/rss.xml",
         "/ja/atom.xml",

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::{raw, request, start};
+use common::{Site, raw, request, start};
 use hyper::StatusCode;
 use kabar::article::Article;
 use kabar::store::{
@@ -428,16 +428,12 @@ impl ArticleStore for FlakyStore {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_store_serves_the_last_good_render() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = kabar::Config::load(&common::write_config(dir.path(), |t| t)).unwrap();
-    let inner = kabar::app::open_sqlite(&config, None, kabar::app::Seed::IfCreated)
-        .await
-        .unwrap();
+    let site = Site::new();
     let store = Arc::new(FlakyStore {
-        inner,
+        inner: site.store().await,
         failing: AtomicBool::new(false),
     });
-    let server = common::serve(Arc::new(config), Arc::clone(&store)).await;
+    let server = site.serve_store(Arc::clone(&store)).await;
 
     let good = server.get("/en/rss.xml").await;
     assert_eq!(good.status, StatusCode::OK);
@@ -473,12 +469,13 @@ async fn a_failing_store_serves_the_last_good_render() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn silent_and_slow_clients_are_cut_off() {
-    let server = common::start_with(|t| {
+    let server = Site::edited(|t| {
         t.replace(
             "header_read_timeout_secs = 10",
             "header_read_timeout_secs = 1",
         )
     })
+    .serve()
     .await;
     // Connects and says nothing: closed after the header timeout.
     let started = std::time::Instant::now();
@@ -592,7 +589,9 @@ fn gunzip(body: &[u8]) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread")]
 async fn bodies_sent_from_the_page_file_are_the_bytes_written_from_memory() {
     let on = start().await;
-    let off = common::start_with(|text| text.replace("sendfile = true", "sendfile = false")).await;
+    let off = Site::edited(|text| text.replace("sendfile = true", "sendfile = false"))
+        .serve()
+        .await;
     let mut expected = Vec::new();
     for coding in ["identity", "gzip", "br"] {
         let sent = on.get_with(FEED, &[("accept-encoding", coding)]).await;
@@ -636,6 +635,7 @@ async fn bodies_sent_from_the_page_file_are_the_bytes_written_from_memory() {
     tokio::io::AsyncWriteExt::write_all(&mut stream, requests.as_bytes())
         .await
         .unwrap();
+    // No assertion rests on this pause: it only gives the server time to fill the socket unread.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut answer = Vec::new();
     tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer)

@@ -13,10 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Response, pg, request, send, write_config};
+use common::{AUTH, Response, Site, TOKEN, eventually, pg, request, send};
 use hyper::StatusCode;
-
-const TOKEN: &str = "replica-test-token-0123456789";
 
 /// A starting `kabar serve`; killed if the test ends without it.
 struct Spawned(Child);
@@ -85,6 +83,16 @@ impl Spawned {
     }
 }
 
+impl Drop for Replica {
+    /// A failing test shows what each replica logged.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+            eprintln!("kabar serve on {} logged:\n{log}", self.addr);
+        }
+    }
+}
+
 impl Replica {
     fn pid(&self) -> u32 {
         self.child.0.id()
@@ -108,10 +116,7 @@ impl Replica {
             self.addr,
             "PUT",
             &format!("/api/v1/articles/{id}"),
-            &[
-                ("authorization", &format!("Bearer {TOKEN}")),
-                ("content-type", "application/json"),
-            ],
+            &[AUTH, ("content-type", "application/json")],
             article.to_string(),
         )
         .await;
@@ -121,24 +126,6 @@ impl Replica {
             res.status,
             res.text()
         );
-    }
-}
-
-/// Polls `check` every 50 ms until it holds or `within` has passed.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -195,8 +182,8 @@ async fn listen_backend(admin: &tokio_postgres::Client, db: &str, pid: u32) -> O
 async fn two_replicas_share_one_database() {
     let db = pg::scratch().await;
     let admin = db.admin().await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), |t| t);
+    let site = Site::new();
+    let config = site.config_file();
 
     // Both start at once on an empty database: one migrates and seeds, the
     // other waits for the migration lock and finds the schema in place.
@@ -210,12 +197,12 @@ async fn two_replicas_share_one_database() {
         "/id/world/rss.xml",
     ];
     for path in paths {
-        assert!(
-            eventually(Duration::from_secs(5), || same_on_both(&a, &b, path)).await,
-            "{path} differs between replicas\nA:\n{}\nB:\n{}",
-            a.log(),
-            b.log()
-        );
+        eventually(
+            &format!("{path} to be the same on both replicas"),
+            Duration::from_secs(5),
+            || same_on_both(&a, &b, path),
+        )
+        .await;
     }
     assert_ne!(seeded(&a), seeded(&b), "exactly one replica seeds");
 
@@ -224,15 +211,11 @@ async fn two_replicas_share_one_database() {
     a.put(&news("replica-news", "2027-01-01T08:00:00+07:00"))
         .await;
     let written = Instant::now();
-    assert!(
-        eventually(Duration::from_secs(1), || async {
-            let res = b.get("/fr/rss.xml").await;
-            res.body != before.body && res.text().contains("replica-news")
-        })
-        .await,
-        "B did not show A's write within a second:\n{}",
-        b.log()
-    );
+    eventually("B to show A's write", Duration::from_secs(1), async || {
+        let res = b.get("/fr/rss.xml").await;
+        res.body != before.body && res.text().contains("replica-news")
+    })
+    .await;
     let seen_after = written.elapsed();
     assert!(seen_after < Duration::from_secs(1), "{seen_after:?}");
     assert!(same_on_both(&a, &b, "/fr/rss.xml").await);
@@ -251,28 +234,24 @@ async fn two_replicas_share_one_database() {
     assert!(killed);
     a.put(&news("after-reconnect", "2027-01-02T08:00:00+07:00"))
         .await;
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            listen_backend(&admin, &db.name, b.pid())
-                .await
-                .is_some_and(|pid| pid != old)
-        })
-        .await,
-        "B did not listen again:\n{}",
-        b.log()
-    );
-    assert!(
-        eventually(Duration::from_secs(2), || async {
+    eventually("B to listen again", Duration::from_secs(10), async || {
+        listen_backend(&admin, &db.name, b.pid())
+            .await
+            .is_some_and(|pid| pid != old)
+    })
+    .await;
+    eventually(
+        "B to catch up after reconnecting",
+        Duration::from_secs(2),
+        async || {
             b.get("/fr/rss.xml")
                 .await
                 .text()
                 .contains("after-reconnect")
                 && same_on_both(&a, &b, "/fr/rss.xml").await
-        })
-        .await,
-        "B did not catch up after reconnecting:\n{}",
-        b.log()
-    );
+        },
+    )
+    .await;
     assert!(
         b.log()
             .contains("listening for other replicas' writes again")
@@ -283,12 +262,12 @@ async fn two_replicas_share_one_database() {
     let rss_before = b.get("/fr/rss.xml").await;
     a.put(&news("before-outage", "2027-01-03T08:00:00+07:00"))
         .await;
-    assert!(
-        eventually(Duration::from_secs(2), || async {
-            b.get("/fr/atom.xml").await.text().contains("before-outage")
-        })
-        .await
-    );
+    eventually(
+        "B to show the last write on the Atom feed",
+        Duration::from_secs(2),
+        async || b.get("/fr/atom.xml").await.text().contains("before-outage"),
+    )
+    .await;
     let atom_before = b.get("/fr/atom.xml").await;
 
     // The database goes away for B (and A): no new connections, and the
@@ -307,13 +286,12 @@ async fn two_replicas_share_one_database() {
         )
         .await
         .unwrap();
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            b.get("/readyz").await.status == StatusCode::SERVICE_UNAVAILABLE
-        })
-        .await,
-        "/readyz stayed ready without a database"
-    );
+    eventually(
+        "/readyz to say not ready without a database",
+        Duration::from_secs(10),
+        async || b.get("/readyz").await.status == StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
     // A cached render is served as it was.
     let atom = b.get("/fr/atom.xml").await;
     assert_eq!(atom.status, StatusCode::OK);
@@ -339,23 +317,19 @@ async fn two_replicas_share_one_database() {
         ))
         .await
         .unwrap();
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            b.get("/readyz").await.status == StatusCode::OK
-        })
-        .await,
-        "B did not become ready again:\n{}",
-        b.log()
-    );
-    assert!(
-        eventually(Duration::from_secs(10), || async {
+    eventually("B to be ready again", Duration::from_secs(10), async || {
+        b.get("/readyz").await.status == StatusCode::OK
+    })
+    .await;
+    eventually(
+        "B to serve the current feed after the outage",
+        Duration::from_secs(10),
+        async || {
             b.get("/fr/rss.xml").await.text().contains("before-outage")
                 && same_on_both(&a, &b, "/fr/rss.xml").await
-        })
-        .await,
-        "B did not serve the current feed after the outage:\n{}",
-        b.log()
-    );
+        },
+    )
+    .await;
     drop((a, b));
     drop(db);
 }

@@ -15,11 +15,11 @@ use kabar::app::{self, Seed};
 use kabar::article::Article;
 use kabar::config::DatabaseUrl;
 use kabar::store::{ArticleStore, FeedQuery, IfMatch, StoreError, Touched};
-use kabar::urls::Format;
-use kabar::urls::Resource;
-use kabar::{App, Config, PgStore, SqliteStore};
+use kabar::urls::{Format, Resource};
+use kabar::{App, PgStore};
 
-use common::pg;
+use common::{DEADLINE, Site, pg};
+use futures_util::FutureExt;
 
 /// An article in the original language and `langs`, published at `published`
 /// (RFC 3339), in `section`.
@@ -511,35 +511,75 @@ async fn replicas_starting_together_migrate_once() {
     drop(stores);
 }
 
+/// The sequence numbers NOTIFYed on the change channel, in commit order, as
+/// a replica's listening connection hears them (on a connection of the
+/// test's own, so that a notice nobody should get is seen, not coalesced
+/// into a wake-up).
+struct Notices {
+    _client: tokio_postgres::Client,
+    seqs: tokio::sync::mpsc::UnboundedReceiver<u64>,
+}
+
+impl Notices {
+    /// Listens from now on.
+    async fn listen(url: &str) -> Notices {
+        let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let (tx, seqs) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(Ok(message)) =
+                std::future::poll_fn(|cx| connection.poll_message(cx)).await
+            {
+                if let tokio_postgres::AsyncMessage::Notification(notice) = message {
+                    let payload: serde_json::Value =
+                        serde_json::from_str(notice.payload()).unwrap();
+                    let _ = tx.send(payload["seq"].as_u64().expect("a seq"));
+                }
+            }
+        });
+        client
+            .batch_execute(&format!("LISTEN {}", kabar::store::CHANGE_CHANNEL))
+            .await
+            .unwrap();
+        Notices {
+            _client: client,
+            seqs,
+        }
+    }
+
+    /// The sequence number of the next notice.
+    async fn next(&mut self) -> u64 {
+        tokio::time::timeout(DEADLINE, self.seqs.recv())
+            .await
+            .expect("a notice in time")
+            .expect("still listening")
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_wakes_the_other_replicas_at_once() {
     let db = pg::scratch().await;
     let (a, _) = PgStore::open(&db.url).await.unwrap();
     let (b, _) = PgStore::open(&db.url).await.unwrap();
-    let b = Arc::new(b);
-    // Nothing written: no wake-up.
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), b.wait_for_change())
-            .await
-            .is_err()
-    );
-    let waiting = tokio::spawn({
-        let b = Arc::clone(&b);
-        async move {
-            tokio::time::timeout(Duration::from_secs(1), b.wait_for_change())
-                .await
-                .is_ok()
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut notices = Notices::listen(&db.url).await;
+    let waiting = b.wait_for_change();
+    tokio::pin!(waiting);
+    // Nothing written: no wake-up (B's open returned once it listened, so one would be pending).
+    assert!(waiting.as_mut().now_or_never().is_none());
+    // That poll registered B's wait, so the write below is what must wake it.
+    let within_a_second = tokio::time::Instant::now() + Duration::from_secs(1);
     let change = put(
         &a,
         article("woken", "2026-11-03T08:00:00+07:00", None, &["en"]),
     )
     .await;
-    assert!(waiting.await.unwrap(), "B heard A's write within a second");
+    tokio::time::timeout_at(within_a_second, waiting)
+        .await
+        .expect("B heard A's write within a second");
     let log = b.changes_since(0).await.unwrap();
     assert_eq!(log.latest, change.seq);
+    assert_eq!(notices.next().await, change.seq);
     // A rolled-back write (If-Match failed) notifies nobody.
     let _ = a
         .put_article(
@@ -548,10 +588,16 @@ async fn a_write_wakes_the_other_replicas_at_once() {
         )
         .await
         .unwrap_err();
-    assert!(
-        tokio::time::timeout(Duration::from_millis(300), b.wait_for_change())
-            .await
-            .is_err()
+    let next = put(
+        &a,
+        article("later", "2026-11-04T08:00:00+07:00", None, &["en"]),
+    )
+    .await;
+    // Notices come in commit order: had the refused write sent one, it would come before this.
+    assert_eq!(
+        notices.next().await,
+        next.seq,
+        "a notice before the next write's"
     );
 }
 
@@ -635,15 +681,17 @@ async fn a_lost_listening_connection_comes_back_with_a_new_epoch() {
     assert_eq!(store.push_epoch(), 1);
     // And it hears writes again.
     let (writer, _) = PgStore::open(&db.url).await.unwrap();
-    let waiting = tokio::time::timeout(Duration::from_secs(1), store.wait_for_change());
-    let (woken, _) = tokio::join!(waiting, async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        put(
-            &writer,
-            article("again", "2026-11-03T08:00:00+07:00", None, &[]),
-        )
-        .await
-    });
+    let waiting = store.wait_for_change();
+    tokio::pin!(waiting);
+    // Polling once registers the wait, so that it is waiting when the write lands.
+    assert!(waiting.as_mut().now_or_never().is_none());
+    let within_a_second = tokio::time::Instant::now() + Duration::from_secs(1);
+    put(
+        &writer,
+        article("again", "2026-11-03T08:00:00+07:00", None, &[]),
+    )
+    .await;
+    let woken = tokio::time::timeout_at(within_a_second, waiting).await;
     assert!(woken.is_ok());
 }
 
@@ -651,11 +699,9 @@ async fn a_lost_listening_connection_comes_back_with_a_new_epoch() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_and_postgres_render_identical_bytes() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Arc::new(Config::load(&common::write_config(dir.path(), |t| t)).unwrap());
-    let sqlite: SqliteStore = app::open_sqlite(&config, None, Seed::IfCreated)
-        .await
-        .unwrap();
+    let site = Site::new();
+    let config = Arc::new(site.config());
+    let sqlite = site.store().await;
     let db = pg::scratch().await;
     let url = DatabaseUrl::parse(&db.url).unwrap();
     let postgres = app::open_postgres(&config, &url, Seed::IfCreated)
@@ -692,8 +738,8 @@ async fn sqlite_and_postgres_render_identical_bytes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn open_postgres_seeds_only_a_new_empty_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config::load(&common::write_config(dir.path(), |t| t)).unwrap();
+    let site = Site::new();
+    let config = site.config();
     let db = pg::scratch().await;
     let url = DatabaseUrl::parse(&db.url).unwrap();
     let store = app::open_postgres(&config, &url, Seed::IfCreated)

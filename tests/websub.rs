@@ -1,11 +1,14 @@
 //! The WebSub publisher against real test hubs on 127.0.0.1: what is sent,
 //! retries and backoff, giving up, coalescing, the bounded queue, and shutdown.
 
+mod common;
+
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{DEADLINE, eventually};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -16,12 +19,6 @@ use kabar::websub::{MAX_IN_FLIGHT, PublishStats, Publisher, PublisherConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use url::Url;
-
-/// How long a test waits for something to happen before failing.
-const DEADLINE: Duration = Duration::from_secs(5);
-
-/// How often a waiting test looks again.
-const POLL: Duration = Duration::from_millis(5);
 
 /// One request as a hub saw it.
 #[derive(Debug, Clone)]
@@ -172,15 +169,6 @@ fn start(config: PublisherConfig) -> (Publisher, Arc<PublishStats>) {
     (publisher, stats)
 }
 
-/// Waits until `done` holds, failing the test after [`DEADLINE`].
-async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(POLL).await;
-    }
-}
-
 fn feeds(paths: &[&str]) -> Vec<String> {
     paths
         .iter()
@@ -199,7 +187,10 @@ async fn one_publish_pings_every_hub_once_per_feed() {
     ]);
 
     publisher.publish(&urls);
-    eventually("6 pings published", || stats.published() == 6).await;
+    eventually("6 pings published", DEADLINE, async || {
+        stats.published() == 6
+    })
+    .await;
     assert!(publisher.close(DEADLINE).await, "closed in time");
 
     for hub in [&a, &b] {
@@ -269,7 +260,10 @@ async fn a_ping_answered_500_is_retried() {
     let urls = feeds(&["/fr/rss.xml", "/fr/atom.xml", "/fr/feed.json"]);
 
     publisher.publish(&urls);
-    eventually("3 pings published", || stats.published() == 3).await;
+    eventually("3 pings published", DEADLINE, async || {
+        stats.published() == 3
+    })
+    .await;
     assert!(publisher.close(DEADLINE).await);
 
     assert_eq!(hub.count(), 4, "{:#?}", hub.seen());
@@ -287,7 +281,7 @@ async fn a_hub_that_always_fails_is_given_up_after_max_attempts() {
     let (publisher, stats) = start(config(vec![hub.url.clone()]));
 
     publisher.publish(&feeds(&["/fr/rss.xml"]));
-    eventually("the ping given up", || stats.failed() == 1).await;
+    eventually("the ping given up", DEADLINE, async || stats.failed() == 1).await;
     assert!(publisher.close(DEADLINE).await);
 
     assert_eq!(hub.count(), 3, "max_attempts requests");
@@ -304,8 +298,14 @@ async fn a_refused_connection_is_retried_without_holding_up_other_hubs() {
     let (publisher, stats) = start(config(vec![down, up.url.clone()]));
 
     publisher.publish(&feeds(&["/fr/rss.xml"]));
-    eventually("the live hub's ping", || stats.published() == 1).await;
-    eventually("the dead hub's ping given up", || stats.failed() == 1).await;
+    eventually("the live hub's ping", DEADLINE, async || {
+        stats.published() == 1
+    })
+    .await;
+    eventually("the dead hub's ping given up", DEADLINE, async || {
+        stats.failed() == 1
+    })
+    .await;
     assert!(publisher.close(DEADLINE).await);
 
     assert_eq!(up.count(), 1);
@@ -327,10 +327,16 @@ async fn publish_returns_before_the_hub_answers() {
 
     // The hub holds its answer until the gate opens, which happens only after
     // publish() has returned: a publish that awaited delivery would hang here.
-    eventually("the hub to receive the ping", || hub.count() == 1).await;
+    eventually("the hub to receive the ping", DEADLINE, async || {
+        hub.count() == 1
+    })
+    .await;
     assert_eq!(stats.published(), 0, "the answer is still held");
     hub.open();
-    eventually("the ping published", || stats.published() == 1).await;
+    eventually("the ping published", DEADLINE, async || {
+        stats.published() == 1
+    })
+    .await;
     assert!(publisher.close(DEADLINE).await);
 }
 
@@ -344,7 +350,10 @@ async fn a_publish_of_a_feed_already_queued_is_coalesced() {
         .map(|i| format!("https://news.example/busy/{i}.xml"))
         .collect();
     publisher.publish(&busy);
-    eventually("every slot busy", || hub.count() == MAX_IN_FLIGHT).await;
+    eventually("every slot busy", DEADLINE, async || {
+        hub.count() == MAX_IN_FLIGHT
+    })
+    .await;
 
     let feed = feeds(&["/fr/rss.xml"]);
     publisher.publish(&feed);
@@ -353,7 +362,7 @@ async fn a_publish_of_a_feed_already_queued_is_coalesced() {
     assert_eq!(stats.coalesced(), 2);
 
     hub.open();
-    eventually("all published", || {
+    eventually("all published", DEADLINE, async || {
         stats.published() == MAX_IN_FLIGHT as u64 + 1
     })
     .await;
@@ -372,12 +381,18 @@ async fn a_publish_during_a_retry_backoff_is_coalesced() {
     let feed = feeds(&["/fr/rss.xml"]);
 
     publisher.publish(&feed);
-    eventually("the first attempt to fail", || stats.retries() == 1).await;
+    eventually("the first attempt to fail", DEADLINE, async || {
+        stats.retries() == 1
+    })
+    .await;
     publisher.publish(&feed);
     publisher.publish(&feed);
     assert_eq!(stats.coalesced(), 2);
 
-    eventually("the retry published", || stats.published() == 1).await;
+    eventually("the retry published", DEADLINE, async || {
+        stats.published() == 1
+    })
+    .await;
     assert!(publisher.close(DEADLINE).await);
     assert_eq!(hub.count(), 2, "one failed attempt and its retry");
 }
@@ -392,7 +407,7 @@ async fn a_full_queue_drops_and_counts_without_blocking() {
     // One at a time, so that none meets a full queue.
     for i in 0..MAX_IN_FLIGHT {
         publisher.publish(&[format!("https://news.example/busy/{i}.xml")]);
-        eventually("the slot taken", || hub.count() == i + 1).await;
+        eventually("the slot taken", DEADLINE, async || hub.count() == i + 1).await;
     }
 
     // The worker holds at most one ping while it waits for a slot, and the
@@ -405,7 +420,7 @@ async fn a_full_queue_drops_and_counts_without_blocking() {
 
     hub.open();
     let total = (MAX_IN_FLIGHT + more.len()) as u64;
-    eventually("every ping published or dropped", || {
+    eventually("every ping published or dropped", DEADLINE, async || {
         stats.published() + stats.dropped() == total
     })
     .await;
@@ -439,7 +454,10 @@ async fn close_abandons_what_is_left_when_time_is_up() {
         .collect();
 
     publisher.publish(&urls);
-    eventually("every slot busy", || hub.count() == MAX_IN_FLIGHT).await;
+    eventually("every slot busy", DEADLINE, async || {
+        hub.count() == MAX_IN_FLIGHT
+    })
+    .await;
     let finished = tokio::time::timeout(DEADLINE, publisher.close(Duration::from_millis(100)))
         .await
         .expect("close returns soon after its timeout");
@@ -482,7 +500,7 @@ async fn an_unusable_hub_url_fails_at_once() {
     let bad = Url::parse("ftp://hub.example/").expect("url");
     let (publisher, stats) = start(config(vec![bad]));
     publisher.publish(&feeds(&["/fr/rss.xml"]));
-    eventually("the ping given up", || stats.failed() == 1).await;
+    eventually("the ping given up", DEADLINE, async || stats.failed() == 1).await;
     assert!(publisher.close(DEADLINE).await);
     assert_eq!(stats.retries(), 0, "no retry can help");
 }

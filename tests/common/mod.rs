@@ -1,6 +1,7 @@
-//! Shared test harness: a real Kabar server on an ephemeral port, against a
-//! temporary store seeded from the bundled demo articles, and a minimal HTTP
-//! client that returns exact status, headers and bytes.
+//! Shared test harness: a [`Site`] (temporary folder, configuration, store
+//! seeded from the bundled demo articles), a real Kabar server on an ephemeral
+//! port, and a minimal HTTP client that returns exact status, headers and
+//! bytes.
 
 #![allow(dead_code)]
 
@@ -9,6 +10,7 @@ pub mod pg;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -27,55 +29,114 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The bundled configuration, pointed at a store inside `dir`, with `edit`
-/// applied to its text (for tests that need other limits).
-pub fn write_config(dir: &Path, edit: impl Fn(String) -> String) -> PathBuf {
-    let bundled = std::fs::read_to_string(repo().join("feeds.toml")).expect("feeds.toml");
-    let text = bundled
-        .replace(
-            "path = \"data/kabar.sqlite\"",
-            &format!(
-                "path = {:?}",
-                dir.join("kabar.sqlite").display().to_string()
-            ),
-        )
-        .replace(
-            "seed = \"demo/articles\"",
-            &format!(
-                "seed = {:?}",
-                repo().join("demo/articles").display().to_string()
-            ),
-        );
-    let path = dir.join("feeds.toml");
-    std::fs::write(&path, edit(text)).expect("write config");
-    path
+/// One test's site on disk: a temporary folder holding the bundled
+/// feeds.toml, pointed at a SQLite store in that folder and at the bundled
+/// demo articles as its seed. Every test that needs a site sets up this way,
+/// so that what a test changes (a limit, a hub) is the only difference.
+/// Nothing is opened until asked: tests of the `kabar` binary hand it the
+/// folder as it is.
+pub struct Site {
+    dir: TempDir,
+}
+
+impl Site {
+    /// A site with the bundled configuration.
+    pub fn new() -> Site {
+        Site::edited(|text| text)
+    }
+
+    /// A site with `edit` applied to the bundled configuration's text (for
+    /// tests that need other limits).
+    pub fn edited(edit: impl Fn(String) -> String) -> Site {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bundled = std::fs::read_to_string(repo().join("feeds.toml")).expect("feeds.toml");
+        let text = bundled
+            .replace(
+                "path = \"data/kabar.sqlite\"",
+                &format!(
+                    "path = {:?}",
+                    dir.path().join("kabar.sqlite").display().to_string()
+                ),
+            )
+            .replace(
+                "seed = \"demo/articles\"",
+                &format!(
+                    "seed = {:?}",
+                    repo().join("demo/articles").display().to_string()
+                ),
+            );
+        std::fs::write(dir.path().join("feeds.toml"), edit(text)).expect("write config");
+        Site { dir }
+    }
+
+    /// The temporary folder, removed when the site is dropped.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The configuration file, for `kabar --config`.
+    pub fn config_file(&self) -> PathBuf {
+        self.dir().join("feeds.toml")
+    }
+
+    /// The configuration, loaded as `kabar` loads it.
+    pub fn config(&self) -> Config {
+        Config::load(&self.config_file()).expect("config")
+    }
+
+    /// The configured SQLite store, opened as `kabar serve` opens it: created
+    /// and seeded with the demo articles the first time.
+    pub async fn store(&self) -> SqliteStore {
+        app::open_sqlite(&self.config(), None, Seed::IfCreated)
+            .await
+            .expect("store")
+    }
+
+    /// A server on the site's store, the write API off.
+    pub async fn serve(self) -> TestServer<SqliteStore> {
+        let store = Arc::new(self.store().await);
+        self.serve_store(store).await
+    }
+
+    /// A server on the site's store with the write API on, accepting [`TOKEN`].
+    pub async fn serve_api(self) -> TestServer<SqliteStore> {
+        let store = Arc::new(self.store().await);
+        let tokens = ApiTokens::new(vec![TOKEN.to_owned()]);
+        self.launch(store, tokens).await
+    }
+
+    /// A server on `store` (one that wraps the site's, say) with the site's
+    /// configuration, the write API off.
+    pub async fn serve_store<S: ArticleStore>(self, store: Arc<S>) -> TestServer<S> {
+        self.launch(store, None).await
+    }
+
+    /// Serves `store`; the server keeps the site (and its folder) alive.
+    async fn launch<S: ArticleStore>(
+        self,
+        store: Arc<S>,
+        tokens: Option<ApiTokens>,
+    ) -> TestServer<S> {
+        let mut server = serve_with_tokens(Arc::new(self.config()), store, tokens).await;
+        server.site = Some(self);
+        server
+    }
 }
 
 pub struct TestServer<S: ArticleStore> {
     pub addr: SocketAddr,
     pub app: Arc<App<S>>,
-    pub dir: Option<TempDir>,
+    /// The site it serves, when it was started from one.
+    site: Option<Site>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     /// The change-log follower, as `kabar serve` runs it.
     follower: JoinHandle<()>,
 }
 
-/// A server on the demo store in a fresh temporary folder.
+/// A server on the demo store of a new [`Site`].
 pub async fn start() -> TestServer<SqliteStore> {
-    start_with(|text| text).await
-}
-
-/// Like [`start`], with the configuration text edited first.
-pub async fn start_with(edit: impl Fn(String) -> String) -> TestServer<SqliteStore> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config::load(&write_config(dir.path(), edit)).expect("config");
-    let store = app::open_sqlite(&config, None, Seed::IfCreated)
-        .await
-        .expect("store");
-    let mut server = serve(Arc::new(config), Arc::new(store)).await;
-    server.dir = Some(dir);
-    server
+    Site::new().serve().await
 }
 
 /// Serves `store` with `config` on 127.0.0.1, port chosen by the system.
@@ -88,13 +149,19 @@ pub async fn serve<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestS
 /// core count.
 const SERVING_THREADS: usize = 4;
 
-/// The token tests use for the write API.
-pub const TOKEN: &str = "test-token-0123456789abcdef";
-
-/// Serves `store` with the write API on, accepting [`TOKEN`].
-pub async fn serve_with_api<S: ArticleStore>(config: Arc<Config>, store: Arc<S>) -> TestServer<S> {
-    serve_with_tokens(config, store, ApiTokens::new(vec![TOKEN.to_owned()])).await
+/// The one token of every test that writes through the API, in process or to
+/// `kabar serve` (KABAR_API_TOKEN); a macro so that [`AUTH`] spells it too.
+macro_rules! token {
+    () => {
+        "test-token-0123456789abcdef"
+    };
 }
+
+/// The token tests use for the write API.
+pub const TOKEN: &str = token!();
+
+/// The Authorization field that carries [`TOKEN`].
+pub const AUTH: (&str, &str) = ("authorization", concat!("Bearer ", token!()));
 
 async fn serve_with_tokens<S: ArticleStore>(
     config: Arc<Config>,
@@ -113,7 +180,7 @@ async fn serve_with_tokens<S: ArticleStore>(
     TestServer {
         addr,
         app,
-        dir: None,
+        site: None,
         shutdown: Some(tx),
         task: Some(task),
         follower,
@@ -121,6 +188,11 @@ async fn serve_with_tokens<S: ArticleStore>(
 }
 
 impl<S: ArticleStore> TestServer<S> {
+    /// The site this server was started from.
+    pub fn site(&self) -> &Site {
+        self.site.as_ref().expect("a server started from a Site")
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         request(self.addr, "GET", path, &[]).await
     }
@@ -237,12 +309,60 @@ pub async fn raw(addr: SocketAddr, raw: &[u8]) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(raw).await.expect("write");
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(
-        std::time::Duration::from_secs(10),
-        stream.read_to_end(&mut out),
-    )
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// How long a test waits for what the system does in the background (the
+/// change-log follower, the WebSub publisher, another process) before it
+/// fails: ample for a busy two-core CI machine, and spent only when something
+/// is wrong.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// How often [`eventually`] looks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Runs `check` every [`POLL`] until it is done (`true`, or `Some(value)`,
+/// whose value is returned) and panics naming `what` once `deadline` has
+/// passed. Tests wait for what happens in the background this way instead of
+/// sleeping for a fixed time, so a busy machine makes them slower, not wrong.
+pub async fn eventually<R: Done>(
+    what: &str,
+    deadline: Duration,
+    mut check: impl AsyncFnMut() -> R,
+) -> R::Value {
+    let give_up = Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await.done() {
+            return value;
+        }
+        assert!(
+            Instant::now() < give_up,
+            "gave up after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// What a check of [`eventually`] answers: whether it holds yet, or the value
+/// it waits for once there is one.
+pub trait Done {
+    type Value;
+    fn done(self) -> Option<Self::Value>;
+}
+
+impl Done for bool {
+    type Value = ();
+    fn done(self) -> Option<()> {
+        self.then_some(())
+    }
+}
+
+impl<T> Done for Option<T> {
+    type Value = T;
+    fn done(self) -> Option<T> {
+        self
+    }
 }
 
 /// Parses a feed with an independent parser.
