@@ -74,11 +74,21 @@ fn import(path: &Path, store: &Path, config: &Path) -> std::process::Output {
 /// server must not depend on a reader of its stderr), and returns it with the
 /// address it logs.
 async fn serve_logging_to(config: &Path, log: &Path) -> (Running, SocketAddr) {
+    serve_logging_to_with(config, log, &[]).await
+}
+
+/// [`serve_logging_to`] with more variables in kabar's environment.
+async fn serve_logging_to_with(
+    config: &Path,
+    log: &Path,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (Running, SocketAddr) {
     let mut child = Running(
         kabar()
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
             .env("KABAR_API_TOKEN", TOKEN)
+            .envs(env.iter().copied())
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .unwrap(),
@@ -424,4 +434,52 @@ async fn acknowledged_writes_survive_a_kill() {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(check, "ok");
+}
+
+/// Where the kernel backs shared memory with huge pages, a punched hole in the
+/// page file would not give fresh pages to the next body: the server must
+/// write bodies from memory instead, say so, and serve the same bytes.
+#[tokio::test(flavor = "multi_thread")]
+async fn huge_pages_for_shared_memory_turn_the_page_file_off() {
+    let site = Site::new();
+    let sysfs = tempfile::tempdir().unwrap();
+    let mut bodies = Vec::new();
+    for (setting, enabled) in [
+        ("always within_size advise [never] deny force\n", "1"),
+        ("[always] within_size advise never deny force\n", "0"),
+    ] {
+        let shmem_enabled = sysfs.path().join("shmem_enabled");
+        std::fs::write(&shmem_enabled, setting).unwrap();
+        let log = site.dir().join("kabar.log");
+        let (child, addr) = serve_logging_to_with(
+            &site.config_file(),
+            &log,
+            &[("KABAR_SHMEM_ENABLED_PATH", shmem_enabled.as_os_str())],
+        )
+        .await;
+        // The French feed is past the page file's threshold, so it would go by sendfile.
+        let feed = request(addr, "GET", "/fr/rss.xml", &[]).await;
+        assert_eq!(feed.status, StatusCode::OK);
+        let metrics = request(addr, "GET", "/metrics", &[]).await.text();
+        assert!(
+            metrics.contains(&format!("\nkabar_page_file_enabled {enabled}\n")),
+            "{setting}: {metrics}"
+        );
+        terminate(&child);
+        let text = std::fs::read_to_string(&log).unwrap();
+        let said: &[&str] = match enabled {
+            "1" => &["page file on"],
+            _ => &[
+                "no page file",
+                "transparent huge pages are on for shared memory",
+            ],
+        };
+        assert!(said.iter().all(|s| text.contains(s)), "{setting}: {text}");
+        bodies.push(feed.body);
+    }
+    assert!(bodies[0].len() >= 64 * 1024, "the feed is a page-file body");
+    assert_eq!(
+        bodies[0], bodies[1],
+        "the same bytes from memory as by sendfile"
+    );
 }

@@ -123,6 +123,12 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
                 "Bytes of rendered bodies held in the page file, sent with sendfile.",
                 held,
             );
+            metrics::gauge(
+                &mut exposition,
+                "kabar_page_file_enabled",
+                "1 when large bodies are sent with sendfile from the page file, 0 when from memory.",
+                u64::from(app.cache.pages().is_some()),
+            );
             let mut response = text(StatusCode::OK, exposition);
             response.headers_mut().insert(
                 CONTENT_TYPE,

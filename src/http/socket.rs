@@ -207,7 +207,8 @@ mod tests {
 
     #[tokio::test]
     async fn heap_and_file_slices_arrive_in_order_byte_for_byte() {
-        let pages = PageFile::new().unwrap();
+        let pages =
+            PageFile::new(std::path::Path::new(crate::serve::shmem::SHMEM_ENABLED)).unwrap();
         let (mut socket, mut client) = pair(Some(Arc::clone(&pages))).await;
         let head = b"HTTP/1.1 200 OK\r\ncontent-length: 300000\r\n\r\n".to_vec();
         let large = body(3, 300_000);
@@ -250,7 +251,8 @@ mod tests {
 
     #[tokio::test]
     async fn bytes_on_their_way_stay_as_sent_when_their_range_is_reused() {
-        let pages = PageFile::new().unwrap();
+        let pages =
+            PageFile::new(std::path::Path::new(crate::serve::shmem::SHMEM_ENABLED)).unwrap();
         let (mut socket, mut client) = pair(Some(Arc::clone(&pages))).await;
         let first = body(1, crate::serve::pages::MIN_BODY);
         let kept = pages.keep(&first).unwrap();

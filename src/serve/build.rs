@@ -3,6 +3,7 @@
 //! the CPU half runs on the blocking pool, so a serving thread goes on with
 //! its other connections meanwhile.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Config, Language, Section};
@@ -11,6 +12,7 @@ use crate::render;
 use crate::serve::headers;
 use crate::serve::pages::PageFile;
 use crate::serve::representation::Representation;
+use crate::serve::shmem;
 use crate::store::{ArticleStore, FeedRow, StoreError};
 use crate::urls::{self, Format, Month, Resource};
 
@@ -196,12 +198,26 @@ fn page(content_type: &'static str, body: Vec<u8>) -> Representation {
     Representation::new::<chrono::Utc>(content_type, body, None, None)
 }
 
+/// Read instead of [`shmem::SHMEM_ENABLED`] when set: the tests' way to
+/// show the server a kernel that backs shared memory with huge pages.
+pub const SHMEM_ENABLED_ENV: &str = "KABAR_SHMEM_ENABLED_PATH";
+
 /// The page file for this process's renders, or `None` (bodies in the heap)
-/// where it cannot be made.
+/// where it cannot be made; the log says which, and why.
 fn page_file() -> Option<Arc<PageFile>> {
-    PageFile::new()
-        .inspect_err(|error| {
+    let path = std::env::var_os(SHMEM_ENABLED_ENV)
+        .map_or_else(|| PathBuf::from(shmem::SHMEM_ENABLED), PathBuf::from);
+    match PageFile::new(&path) {
+        Ok(pages) => {
+            tracing::info!(
+                shmem = %path.display(),
+                "page file on: large bodies go to sockets with sendfile"
+            );
+            Some(pages)
+        }
+        Err(error) => {
             tracing::warn!(%error, "no page file: bodies are written from memory, not with sendfile");
-        })
-        .ok()
+            None
+        }
+    }
 }

@@ -7,6 +7,7 @@ pub mod cache;
 mod headers;
 pub mod pages;
 pub mod representation;
+pub mod shmem;
 
 pub use build::{BuildError, render_feed};
 pub use cache::FeedCache;

@@ -60,9 +60,11 @@ impl std::fmt::Debug for PageFile {
 }
 
 impl PageFile {
-    /// Creates the file and maps it. Fails off Linux, or where the process
-    /// may not create or map an in-memory file.
-    pub fn new() -> io::Result<Arc<PageFile>> {
+    /// Creates the file and maps it. Fails off Linux, where the process may
+    /// not create or map an in-memory file, or where the kernel may back it
+    /// with huge pages (read from `shmem_enabled`, see [`crate::serve::shmem`]).
+    pub fn new(shmem_enabled: &std::path::Path) -> io::Result<Arc<PageFile>> {
+        crate::serve::shmem::small_pages_only(shmem_enabled).map_err(io::Error::other)?;
         let file = sys::memfd("kabar-bodies")?;
         file.set_len(CAPACITY as u64)?;
         let map = Mapping::new(&file, CAPACITY)?;
@@ -344,7 +346,8 @@ mod tests {
 
     #[test]
     fn bodies_read_back_as_written_and_lie_in_the_file() {
-        let pages = PageFile::new().unwrap();
+        let pages =
+            PageFile::new(std::path::Path::new(crate::serve::shmem::SHMEM_ENABLED)).unwrap();
         let a = body(1, MIN_BODY + 5);
         let b = body(7, MIN_BODY + 3 * PAGE);
         let kept_a = pages.keep(&a).unwrap();
@@ -368,14 +371,16 @@ mod tests {
 
     #[test]
     fn small_bodies_stay_in_the_heap() {
-        let pages = PageFile::new().unwrap();
+        let pages =
+            PageFile::new(std::path::Path::new(crate::serve::shmem::SHMEM_ENABLED)).unwrap();
         assert!(pages.keep(&body(0, MIN_BODY - 1)).is_none());
         assert_eq!(pages.held(), 0);
     }
 
     #[test]
     fn a_dropped_body_frees_its_pages_and_its_range_is_reused() {
-        let pages = PageFile::new().unwrap();
+        let pages =
+            PageFile::new(std::path::Path::new(crate::serve::shmem::SHMEM_ENABLED)).unwrap();
         let first = pages.keep(&body(3, MIN_BODY)).unwrap();
         let offset = pages.offset_of(&first).unwrap();
         // A second handle keeps the body alive.

@@ -320,7 +320,8 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn kept_bodies_lie_in_the_page_file_with_the_same_bytes_and_etags() {
-        let pages = PageFile::new().unwrap();
+        let pages =
+            PageFile::new(std::path::Path::new(crate::serve::shmem::SHMEM_ENABLED)).unwrap();
         // Barely compressible (xorshift), so every coding is large enough
         // for the file, brotli too, made after the others were moved there.
         let mut x: u32 = 0x9e37_79b9;
