@@ -54,3 +54,65 @@ pub fn link(config: &Config, self_url: &str) -> Option<HeaderValue> {
     links.push(format!("<{self_url}>; rel=\"self\""));
     HeaderValue::from_str(&links.join(", ")).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::urls::{Format, Month};
+
+    fn config(edit: impl Fn(String) -> String) -> Config {
+        Config::parse(
+            &edit(include_str!("../../feeds.toml").to_owned()),
+            "feeds.toml",
+        )
+        .expect("config")
+    }
+
+    #[test]
+    fn archives_are_kept_a_day_and_feeds_as_configured() {
+        let config = config(|t| t);
+        let c = &config.cache;
+        let values = CacheControl::new(&config);
+        let feed = Resource::Feed {
+            lang: 0,
+            section: None,
+            format: Format::Rss,
+        };
+        assert_eq!(
+            values.of(feed),
+            &format!(
+                "public, max-age={}, stale-while-revalidate={}, stale-if-error={}",
+                c.max_age_secs, c.stale_while_revalidate_secs, c.stale_if_error_secs
+            )
+        );
+        assert_eq!(values.of(Resource::Opml), values.of(feed));
+        let archive = Resource::Archive {
+            lang: 0,
+            month: Month::parse("2026-01").expect("month"),
+        };
+        assert_eq!(
+            values.of(archive),
+            &format!(
+                "public, max-age=86400, stale-if-error={}",
+                c.stale_if_error_secs
+            )
+        );
+    }
+
+    #[test]
+    fn the_link_header_names_every_hub_then_the_feed() {
+        let config = config(|t| {
+            t.replace(
+                "hubs = []",
+                "hubs = [\"https://hub.example/\", \"https://pubsubhubbub.example/\"]",
+            )
+        });
+        assert_eq!(config.site.hubs.len(), 2, "the edit took");
+        let link = link(&config, "http://127.0.0.1:8080/fr/rss.xml").expect("a valid value");
+        assert_eq!(
+            link,
+            "<https://hub.example/>; rel=\"hub\", <https://pubsubhubbub.example/>; rel=\"hub\", \
+             <http://127.0.0.1:8080/fr/rss.xml>; rel=\"self\""
+        );
+    }
+}

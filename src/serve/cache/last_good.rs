@@ -27,3 +27,36 @@ impl LastGood {
             .cloned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_newest_render_per_resource() {
+        let rep = |body: &str| {
+            Arc::new(Representation::new::<chrono::Utc>(
+                "text/plain",
+                body.as_bytes().to_vec(),
+                None,
+                None,
+            ))
+        };
+        let last_good = LastGood::default();
+        assert!(last_good.get(Resource::Opml).is_none());
+        let (old, new) = (rep("old"), rep("new"));
+        last_good.keep(Resource::Opml, &old);
+        last_good.keep(Resource::Opml, &new);
+        last_good.keep(Resource::Index, &old);
+        assert!(
+            last_good
+                .get(Resource::Opml)
+                .is_some_and(|r| Arc::ptr_eq(&r, &new))
+        );
+        assert!(
+            last_good
+                .get(Resource::Index)
+                .is_some_and(|r| Arc::ptr_eq(&r, &old))
+        );
+    }
+}
