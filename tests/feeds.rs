@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{assert_well_formed_xml, parse_feed, repo, start};
+use common::{AUTH, Site, assert_well_formed_xml, parse_feed, repo, start};
 use hyper::StatusCode;
 use kabar::article::{Article, BodyFormat, Translation};
 use kabar::text;
@@ -104,6 +104,102 @@ async fn opml_and_index_list_every_feed() {
     );
     assert!(index.contains("العربية") && index.contains("日本語") && index.contains("中文"));
     assert!(index.contains("type=\"application/atom+xml\" hreflang=\"fr\""));
+    server.stop().await;
+}
+
+/// The site as a feed reader's parser sees it in an Atom feed.
+fn site_author() -> feed_rs::model::Person {
+    feed_rs::model::Person {
+        name: "Kabar Nusantara".to_owned(),
+        uri: Some("https://kabar.example/".to_owned()),
+        email: None,
+    }
+}
+
+/// RFC 4287 §4.2.1: an entry without an author has its feed's.
+fn entry_authors<'a>(
+    feed: &'a feed_rs::model::Feed,
+    entry: &'a feed_rs::model::Entry,
+) -> Vec<&'a str> {
+    let authors = if entry.authors.is_empty() {
+        &feed.authors
+    } else {
+        &entry.authors
+    };
+    authors.iter().map(|a| a.name.as_str()).collect()
+}
+
+/// Every Atom feed names the site as its author (RFC 4287 §4.1.1 wants an
+/// author for each entry); entries of articles without authors inherit it,
+/// and entries with their own keep exactly those.
+#[tokio::test(flavor = "multi_thread")]
+async fn atom_feeds_name_the_site_as_author_for_entries_without_one() {
+    let server = start().await;
+    let articles = demo();
+    let authorless: Vec<&Article> = articles.iter().filter(|a| a.authors.is_empty()).collect();
+    assert!(
+        authorless.len() >= 2,
+        "the demo has articles without authors"
+    );
+    let mut inherited = 0;
+    for lang in LANGS {
+        for section in std::iter::once(None).chain(SECTIONS.map(Some)) {
+            let path = match section {
+                Some(s) => format!("/{lang}/{s}/atom.xml"),
+                None => format!("/{lang}/atom.xml"),
+            };
+            let feed = parse_feed(&server.get(&path).await.body);
+            assert_eq!(feed.authors, [site_author()], "{path}");
+            for entry in &feed.entries {
+                let article = articles
+                    .iter()
+                    .find(|a| item_id(lang, &a.id) == entry.id)
+                    .expect("a demo article");
+                let want: Vec<&str> = if article.authors.is_empty() {
+                    inherited += 1;
+                    assert!(entry.authors.is_empty(), "{path} {}", entry.id);
+                    vec!["Kabar Nusantara"]
+                } else {
+                    article.authors.iter().map(|a| a.name.as_str()).collect()
+                };
+                assert_eq!(entry_authors(&feed, entry), want, "{path} {}", entry.id);
+            }
+        }
+    }
+    assert!(inherited > 0);
+    server.stop().await;
+}
+
+/// Archives are Atom feeds too: an old article without authors, alone in its
+/// month's archive, inherits the site.
+#[tokio::test(flavor = "multi_thread")]
+async fn archive_entries_without_authors_inherit_the_site() {
+    let server = Site::new().serve_api().await;
+    let article = serde_json::json!({
+        "id": "arsip-tanpa-penulis",
+        "section": "national",
+        "published": "2026-10-15T10:00:00+07:00",
+        "versions": {
+            "id": {"translation": "original", "title": "Berita Oktober", "body": "Isi berita."},
+            "fr": {"translation": "machine", "title": "Nouvelles d’octobre", "body": "Le texte."}
+        }
+    });
+    let res = common::send(
+        server.addr,
+        "PUT",
+        "/api/v1/articles/arsip-tanpa-penulis",
+        &[AUTH, ("content-type", "application/json")],
+        article.to_string(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let res = server.get("/fr/archive/2026-10/atom.xml").await;
+    assert_eq!(res.status, StatusCode::OK);
+    let feed = parse_feed(&res.body);
+    assert_eq!(feed.authors, [site_author()]);
+    assert_eq!(feed.entries.len(), 1);
+    assert!(feed.entries[0].authors.is_empty());
+    assert_eq!(entry_authors(&feed, &feed.entries[0]), ["Kabar Nusantara"]);
     server.stop().await;
 }
 
