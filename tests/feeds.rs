@@ -107,6 +107,50 @@ async fn opml_and_index_list_every_feed() {
     server.stop().await;
 }
 
+/// What the OPML list must be for the W3C validator and readers' importers: a
+/// head of title and owner (no `docs`), language folders with only `text`, and
+/// `version` on RSS outlines only, since OPML defines values for RSS alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn opml_folders_are_text_only_and_only_rss_outlines_carry_a_version() {
+    let server = start().await;
+    let text = server.get("/feeds.opml").await.text();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let opml = doc.root_element();
+    let head = opml.children().find(|n| n.has_tag_name("head")).unwrap();
+    let head: Vec<&str> = head
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
+    assert_eq!(head, ["title", "ownerId"]);
+
+    let body = opml.children().find(|n| n.has_tag_name("body")).unwrap();
+    let folders: Vec<roxmltree::Node> = body.children().filter(|n| n.is_element()).collect();
+    assert_eq!(folders.len(), LANGS.len());
+    let mut feeds = 0;
+    for folder in folders {
+        let names: Vec<&str> = folder.attributes().map(|a| a.name()).collect();
+        assert_eq!(names, ["text"], "a language folder has only its name");
+        for outline in folder.children().filter(|n| n.is_element()) {
+            let url = outline.attribute("xmlUrl").unwrap();
+            let title = outline.attribute("text").unwrap();
+            assert_eq!(outline.attribute("type"), Some("rss"), "{url}");
+            assert_eq!(outline.attribute("title"), Some(title), "{url}");
+            let (version, label) = match url.rsplit('/').next().unwrap() {
+                "rss.xml" => (Some("RSS2"), " (RSS)"),
+                "atom.xml" => (None, " (Atom)"),
+                "feed.json" => (None, " (JSON Feed)"),
+                other => panic!("unexpected feed file {other}"),
+            };
+            assert_eq!(outline.attribute("version"), version, "{url}");
+            assert!(title.ends_with(label), "{title:?} for {url}");
+            feeds += 1;
+        }
+    }
+    assert_eq!(feeds, 6 * 6 * 3);
+    server.stop().await;
+}
+
 /// The site as a feed reader's parser sees it in an Atom feed.
 fn site_author() -> feed_rs::model::Person {
     feed_rs::model::Person {
