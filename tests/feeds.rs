@@ -148,6 +148,11 @@ async fn opml_folders_are_text_only_and_only_rss_outlines_carry_a_version() {
         }
     }
     assert_eq!(feeds, 6 * 6 * 3);
+
+    let index = server.get("/").await.text();
+    assert!(index.contains("title=\"Kabar Nusantara (Atom)\""));
+    assert!(index.contains("title=\"Kabar Nusantara (JSON Feed)\""));
+    assert!(!index.contains("(ATOM)") && !index.contains("(JSON)"));
     server.stop().await;
 }
 
