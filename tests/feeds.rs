@@ -107,6 +107,65 @@ async fn opml_and_index_list_every_feed() {
     server.stop().await;
 }
 
+/// The bytes of `xml` outside its CDATA sections.
+fn outside_cdata(xml: &str) -> String {
+    let mut out = String::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<![CDATA[") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("]]>").expect("a closed CDATA section");
+        rest = &rest[start + end + 3..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Item id → title, as an XML parser reads them from an RSS or Atom document.
+fn titles(xml: &str) -> BTreeMap<String, String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("item") || n.has_tag_name("entry"))
+        .map(|item| {
+            let child = |names: [&str; 2]| {
+                item.children()
+                    .find(|c| names.iter().any(|name| c.has_tag_name(*name)))
+                    .and_then(|c| c.text())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            (child(["guid", "id"]), child(["title", "title"]))
+        })
+        .collect()
+}
+
+/// RSS plain text carries `&` and `<` as `&#x26;` and `&#x3C;` (the RSS
+/// profile's form), and reads as the same text as the Atom feed, which keeps
+/// the named entities.
+#[tokio::test(flavor = "multi_thread")]
+async fn rss_writes_amp_and_lt_as_hex_references_and_reads_as_before() {
+    let server = start().await;
+    for lang in LANGS {
+        let rss = server.get(&format!("/{lang}/rss.xml")).await.text();
+        let plain = outside_cdata(&rss);
+        assert!(!plain.contains("&amp;"), "/{lang}/rss.xml");
+        assert!(!plain.contains("&lt;"), "/{lang}/rss.xml");
+        assert!(
+            plain.contains("&#x26;") && plain.contains("&#x3C;"),
+            "/{lang}/rss.xml"
+        );
+        let atom = server.get(&format!("/{lang}/atom.xml")).await.text();
+        assert!(atom.contains("&amp;") && atom.contains("&lt;"));
+        let (rss_titles, atom_titles) = (titles(&rss), titles(&atom));
+        assert!(
+            rss_titles
+                .values()
+                .any(|t| t.contains('&') && t.contains('<'))
+        );
+        assert_eq!(rss_titles, atom_titles, "/{lang}");
+    }
+    server.stop().await;
+}
+
 /// What the OPML list must be for the W3C validator and readers' importers: a
 /// head of title and owner (no `docs`), language folders with only `text`, and
 /// `version` on RSS outlines only, since OPML defines values for RSS alone.
