@@ -138,21 +138,21 @@ fn titles(xml: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// RSS plain text carries `&` and `<` as `&#x26;` and `&#x3C;` (the RSS
-/// profile's form), and reads as the same text as the Atom feed, which keeps
-/// the named entities.
+/// RSS plain text carries `&`, `<` and `>` as `&#x26;`, `&#x3C;` and `&#x3E;`
+/// (the RSS Profile's form), and reads as the same text as the Atom feed,
+/// which keeps the named entities.
 #[tokio::test(flavor = "multi_thread")]
-async fn rss_writes_amp_and_lt_as_hex_references_and_reads_as_before() {
+async fn rss_writes_hex_references_in_plain_text_and_reads_as_before() {
     let server = start().await;
     for lang in LANGS {
         let rss = server.get(&format!("/{lang}/rss.xml")).await.text();
         let plain = outside_cdata(&rss);
-        assert!(!plain.contains("&amp;"), "/{lang}/rss.xml");
-        assert!(!plain.contains("&lt;"), "/{lang}/rss.xml");
-        assert!(
-            plain.contains("&#x26;") && plain.contains("&#x3C;"),
-            "/{lang}/rss.xml"
-        );
+        for named in ["&amp;", "&lt;", "&gt;"] {
+            assert!(!plain.contains(named), "/{lang}/rss.xml: {named}");
+        }
+        for hex in ["&#x26;", "&#x3C;", "&#x3E;"] {
+            assert!(plain.contains(hex), "/{lang}/rss.xml: {hex}");
+        }
         let atom = server.get(&format!("/{lang}/atom.xml")).await.text();
         assert!(atom.contains("&amp;") && atom.contains("&lt;"));
         let (rss_titles, atom_titles) = (titles(&rss), titles(&atom));
