@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{assert_well_formed_xml, parse_feed, repo, start};
+use common::{AUTH, Site, assert_well_formed_xml, parse_feed, repo, start};
 use hyper::StatusCode;
 use kabar::article::{Article, BodyFormat, Translation};
 use kabar::text;
@@ -104,6 +104,210 @@ async fn opml_and_index_list_every_feed() {
     );
     assert!(index.contains("العربية") && index.contains("日本語") && index.contains("中文"));
     assert!(index.contains("type=\"application/atom+xml\" hreflang=\"fr\""));
+    server.stop().await;
+}
+
+/// The bytes of `xml` outside its CDATA sections.
+fn outside_cdata(xml: &str) -> String {
+    let mut out = String::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find("<![CDATA[") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find("]]>").expect("a closed CDATA section");
+        rest = &rest[start + end + 3..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Item id → title, as an XML parser reads them from an RSS or Atom document.
+fn titles(xml: &str) -> BTreeMap<String, String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("item") || n.has_tag_name("entry"))
+        .map(|item| {
+            let child = |names: [&str; 2]| {
+                item.children()
+                    .find(|c| names.iter().any(|name| c.has_tag_name(*name)))
+                    .and_then(|c| c.text())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            (child(["guid", "id"]), child(["title", "title"]))
+        })
+        .collect()
+}
+
+/// RSS plain text carries `&`, `<` and `>` as `&#x26;`, `&#x3C;` and `&#x3E;`
+/// (the RSS Profile's form), and reads as the same text as the Atom feed,
+/// which keeps the named entities.
+#[tokio::test(flavor = "multi_thread")]
+async fn rss_writes_hex_references_in_plain_text_and_reads_as_before() {
+    let server = start().await;
+    for lang in LANGS {
+        let rss = server.get(&format!("/{lang}/rss.xml")).await.text();
+        let plain = outside_cdata(&rss);
+        for named in ["&amp;", "&lt;", "&gt;"] {
+            assert!(!plain.contains(named), "/{lang}/rss.xml: {named}");
+        }
+        for hex in ["&#x26;", "&#x3C;", "&#x3E;"] {
+            assert!(plain.contains(hex), "/{lang}/rss.xml: {hex}");
+        }
+        let atom = server.get(&format!("/{lang}/atom.xml")).await.text();
+        assert!(atom.contains("&amp;") && atom.contains("&lt;"));
+        let (rss_titles, atom_titles) = (titles(&rss), titles(&atom));
+        assert!(
+            rss_titles
+                .values()
+                .any(|t| t.contains('&') && t.contains('<'))
+        );
+        assert_eq!(rss_titles, atom_titles, "/{lang}");
+    }
+    server.stop().await;
+}
+
+/// What the OPML list must be for the W3C validator and readers' importers: a
+/// head of title and owner (no `docs`), language folders with only `text`, and
+/// `version` on RSS outlines only, since OPML defines values for RSS alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn opml_folders_are_text_only_and_only_rss_outlines_carry_a_version() {
+    let server = start().await;
+    let text = server.get("/feeds.opml").await.text();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let opml = doc.root_element();
+    let head = opml.children().find(|n| n.has_tag_name("head")).unwrap();
+    let head: Vec<&str> = head
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
+    assert_eq!(head, ["title", "ownerId"]);
+
+    let body = opml.children().find(|n| n.has_tag_name("body")).unwrap();
+    let folders: Vec<roxmltree::Node> = body.children().filter(|n| n.is_element()).collect();
+    assert_eq!(folders.len(), LANGS.len());
+    let mut feeds = 0;
+    for folder in folders {
+        let names: Vec<&str> = folder.attributes().map(|a| a.name()).collect();
+        assert_eq!(names, ["text"], "a language folder has only its name");
+        for outline in folder.children().filter(|n| n.is_element()) {
+            let url = outline.attribute("xmlUrl").unwrap();
+            let title = outline.attribute("text").unwrap();
+            assert_eq!(outline.attribute("type"), Some("rss"), "{url}");
+            assert_eq!(outline.attribute("title"), Some(title), "{url}");
+            let (version, label) = match url.rsplit('/').next().unwrap() {
+                "rss.xml" => (Some("RSS2"), " (RSS)"),
+                "atom.xml" => (None, " (Atom)"),
+                "feed.json" => (None, " (JSON Feed)"),
+                other => panic!("unexpected feed file {other}"),
+            };
+            assert_eq!(outline.attribute("version"), version, "{url}");
+            assert!(title.ends_with(label), "{title:?} for {url}");
+            feeds += 1;
+        }
+    }
+    assert_eq!(feeds, 6 * 6 * 3);
+
+    let index = server.get("/").await.text();
+    assert!(index.contains("title=\"Kabar Nusantara (Atom)\""));
+    assert!(index.contains("title=\"Kabar Nusantara (JSON Feed)\""));
+    assert!(!index.contains("(ATOM)") && !index.contains("(JSON)"));
+    server.stop().await;
+}
+
+/// The site as a feed reader's parser sees it in an Atom feed.
+fn site_author() -> feed_rs::model::Person {
+    feed_rs::model::Person {
+        name: "Kabar Nusantara".to_owned(),
+        uri: Some("https://kabar.example/".to_owned()),
+        email: None,
+    }
+}
+
+/// RFC 4287 §4.2.1: an entry without an author has its feed's.
+fn entry_authors<'a>(
+    feed: &'a feed_rs::model::Feed,
+    entry: &'a feed_rs::model::Entry,
+) -> Vec<&'a str> {
+    let authors = if entry.authors.is_empty() {
+        &feed.authors
+    } else {
+        &entry.authors
+    };
+    authors.iter().map(|a| a.name.as_str()).collect()
+}
+
+/// Every Atom feed names the site as its author (RFC 4287 §4.1.1 wants an
+/// author for each entry); entries of articles without authors inherit it,
+/// and entries with their own keep exactly those.
+#[tokio::test(flavor = "multi_thread")]
+async fn atom_feeds_name_the_site_as_author_for_entries_without_one() {
+    let server = start().await;
+    let articles = demo();
+    let authorless: Vec<&Article> = articles.iter().filter(|a| a.authors.is_empty()).collect();
+    assert!(
+        authorless.len() >= 2,
+        "the demo has articles without authors"
+    );
+    let mut inherited = 0;
+    for lang in LANGS {
+        for section in std::iter::once(None).chain(SECTIONS.map(Some)) {
+            let path = match section {
+                Some(s) => format!("/{lang}/{s}/atom.xml"),
+                None => format!("/{lang}/atom.xml"),
+            };
+            let feed = parse_feed(&server.get(&path).await.body);
+            assert_eq!(feed.authors, [site_author()], "{path}");
+            for entry in &feed.entries {
+                let article = articles
+                    .iter()
+                    .find(|a| item_id(lang, &a.id) == entry.id)
+                    .expect("a demo article");
+                let want: Vec<&str> = if article.authors.is_empty() {
+                    inherited += 1;
+                    assert!(entry.authors.is_empty(), "{path} {}", entry.id);
+                    vec!["Kabar Nusantara"]
+                } else {
+                    article.authors.iter().map(|a| a.name.as_str()).collect()
+                };
+                assert_eq!(entry_authors(&feed, entry), want, "{path} {}", entry.id);
+            }
+        }
+    }
+    assert!(inherited > 0);
+    server.stop().await;
+}
+
+/// Archives are Atom feeds too: an old article without authors, alone in its
+/// month's archive, inherits the site.
+#[tokio::test(flavor = "multi_thread")]
+async fn archive_entries_without_authors_inherit_the_site() {
+    let server = Site::new().serve_api().await;
+    let article = serde_json::json!({
+        "id": "arsip-tanpa-penulis",
+        "section": "national",
+        "published": "2026-10-15T10:00:00+07:00",
+        "versions": {
+            "id": {"translation": "original", "title": "Berita Oktober", "body": "Isi berita."},
+            "fr": {"translation": "machine", "title": "Nouvelles d’octobre", "body": "Le texte."}
+        }
+    });
+    let res = common::send(
+        server.addr,
+        "PUT",
+        "/api/v1/articles/arsip-tanpa-penulis",
+        &[AUTH, ("content-type", "application/json")],
+        article.to_string(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+    let res = server.get("/fr/archive/2026-10/atom.xml").await;
+    assert_eq!(res.status, StatusCode::OK);
+    let feed = parse_feed(&res.body);
+    assert_eq!(feed.authors, [site_author()]);
+    assert_eq!(feed.entries.len(), 1);
+    assert!(feed.entries[0].authors.is_empty());
+    assert_eq!(entry_authors(&feed, &feed.entries[0]), ["Kabar Nusantara"]);
     server.stop().await;
 }
 

@@ -1,5 +1,9 @@
 //! Atom 1.0 (RFC 4287), written with `atom_syndication`.
 //!
+//! The feed names the site as its author: RFC 4287 §4.1.1 requires an author on
+//! every entry unless the feed has one, many articles have none, and an entry
+//! without its own inherits the feed's (§4.2.1). Entries with authors keep theirs.
+//!
 //! Each entry has exactly one `rel="alternate"` link, its own page: feedparser and
 //! newsboat take the last alternate as the item's link, so the original is named
 //! with `rel="via"` and the other translations with `rel="related"`.
@@ -14,6 +18,7 @@ use atom_syndication::{
 use super::{GENERATOR, RenderError};
 use crate::config::Config;
 use crate::feed::{Feed, Item};
+use crate::text;
 use crate::urls::Format;
 
 const DC_NS: &str = "http://purl.org/dc/elements/1.1/";
@@ -25,6 +30,7 @@ pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
         title: Text::plain(feed.title.clone()),
         id: feed.id.clone(),
         updated: fixed(feed.updated),
+        authors: vec![site_author(config)],
         generator: Some(Generator {
             value: GENERATOR.to_owned(),
             uri: None,
@@ -57,6 +63,17 @@ pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
     let mut out = Vec::with_capacity(super::capacity(feed));
     atom.write_to(&mut out)?;
     Ok(out)
+}
+
+/// The site as a person construct: the author of every entry that names none,
+/// in subscription feeds and archives alike.
+fn site_author(config: &Config) -> Person {
+    Person {
+        name: text::xml_safe(&config.site.name).into_owned(),
+        email: None,
+        uri: Some(config.site.url.to_string()),
+        extensions: ExtensionMap::default(),
+    }
 }
 
 fn namespaces(feed: &Feed) -> BTreeMap<String, String> {

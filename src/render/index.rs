@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::all_feeds;
+use super::{all_feeds, format_label};
 use crate::config::Config;
 use crate::text::{escape_html as esc, xml_safe};
 use crate::urls::{self, Format};
@@ -76,7 +76,7 @@ pub fn render(config: &Config) -> Vec<u8> {
                     "<a href=\"{}\" type=\"{}\">{}</a>",
                     esc(&urls::feed_url(config, feed.lang, feed.section, format)),
                     format.media_type(),
-                    format.name().to_uppercase()
+                    format_label(format)
                 );
             }
             out.push_str("</span></li>\n");
@@ -102,7 +102,7 @@ fn write_autodiscovery(out: &mut String, config: &Config) {
                 format.media_type(),
                 feed.lang,
                 esc(&xml_safe(&feed.title)),
-                format.name().to_uppercase(),
+                format_label(format),
                 esc(&urls::feed_url(config, feed.lang, feed.section, format)),
             );
         }

@@ -17,6 +17,16 @@ use crate::urls::Format;
 pub use index::render as index;
 pub use opml::render as opml;
 
+/// A format's name as people write it, for feed titles in the OPML list and the
+/// index: "Atom", not "ATOM"; JSON Feed is the format's name, JSON only its syntax.
+pub(crate) fn format_label(format: Format) -> &'static str {
+    match format {
+        Format::Rss => "RSS",
+        Format::Atom => "Atom",
+        Format::Json => "JSON Feed",
+    }
+}
+
 /// The `generator` every feed names.
 pub const GENERATOR: &str = concat!("Kabar ", env!("CARGO_PKG_VERSION"));
 

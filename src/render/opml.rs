@@ -1,8 +1,15 @@
 //! OPML 2.0: every feed Kabar serves, grouped by language, for one-step import.
+//!
+//! Written to the subset the W3C feed validator and readers' importers agree
+//! on: `<head>` holds the title and owner only (the validator knows no `docs`);
+//! a language is a folder outline with nothing but `text`, because an outline
+//! with more attributes needs a `type` to say what they mean; and each feed is a
+//! `type="rss"` outline (OPML's one type for a subscription, whatever the
+//! format), with `version` only where OPML defines a value for it, RSS 2.0.
 
 use std::fmt::Write;
 
-use super::all_feeds;
+use super::{all_feeds, format_label};
 use crate::config::Config;
 use crate::text::{escape_html as esc, xml_safe};
 use crate::urls::{self, Format};
@@ -12,21 +19,16 @@ pub fn render(config: &Config) -> Vec<u8> {
     out.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n<head>\n");
     let _ = writeln!(out, "<title>{}</title>", esc(&xml_safe(&config.site.name)));
     let _ = writeln!(out, "<ownerId>{}</ownerId>", esc(config.site.url.as_str()));
-    out.push_str("<docs>http://opml.org/spec2.opml</docs>\n</head>\n<body>\n");
+    out.push_str("</head>\n<body>\n");
     let feeds = all_feeds(config);
     for lang in &config.languages {
-        let _ = writeln!(
-            out,
-            "<outline text=\"{name}\" title=\"{name}\" language=\"{code}\">",
-            name = esc(&xml_safe(&lang.name)),
-            code = lang.code()
-        );
+        let _ = writeln!(out, "<outline text=\"{}\">", esc(&xml_safe(&lang.name)));
         for feed in feeds.iter().filter(|f| f.lang == lang.code()) {
             for format in Format::ALL {
-                let title = format!("{} ({})", feed.title, format.name().to_uppercase());
+                let title = format!("{} ({})", feed.title, format_label(format));
                 let _ = writeln!(
                     out,
-                    "  <outline type=\"rss\" version=\"{version}\" text=\"{title}\" title=\"{title}\" language=\"{code}\" xmlUrl=\"{url}\" htmlUrl=\"{html}\"/>",
+                    "  <outline type=\"rss\"{version} text=\"{title}\" title=\"{title}\" language=\"{code}\" xmlUrl=\"{url}\" htmlUrl=\"{html}\"/>",
                     version = opml_version(format),
                     title = esc(&xml_safe(&title)),
                     code = feed.lang,
@@ -41,11 +43,13 @@ pub fn render(config: &Config) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// OPML's `version` attribute: readers use it to pick a parser.
+/// The `version` attribute of a feed's outline, with its leading space, or
+/// nothing. OPML 2.0 defines values for RSS alone (`RSS`, `RSS1`, `RSS2`,
+/// `scriptingNews`); readers detect Atom and JSON Feed from the document
+/// they fetch, and an invented value only trips validators.
 fn opml_version(format: Format) -> &'static str {
     match format {
-        Format::Rss => "RSS2",
-        Format::Atom => "ATOM1",
-        Format::Json => "JSONFEED1",
+        Format::Rss => " version=\"RSS2\"",
+        Format::Atom | Format::Json => "",
     }
 }
