@@ -4,7 +4,7 @@
 use hyper::header::HeaderValue;
 
 use crate::config::Config;
-use crate::urls::Resource;
+use crate::urls::{self, Resource};
 
 /// How long shared caches may keep a closed month's archive: closed months
 /// change only when an old article is corrected.
@@ -43,12 +43,12 @@ impl CacheControl {
     }
 }
 
-/// `Link: <hub>; rel="hub", <self>; rel="self"` for WebSub discovery.
-pub fn link(config: &Config, self_url: &str) -> Option<HeaderValue> {
-    let mut links: Vec<String> = config
-        .site
-        .hubs
-        .iter()
+/// `Link: <hub>; rel="hub", <self>; rel="self"` for WebSub discovery; an
+/// archive (which never changes) names no hub.
+pub fn link(config: &Config, self_url: &str, archive: bool) -> Option<HeaderValue> {
+    let mut links: Vec<String> = urls::hubs(config)
+        .into_iter()
+        .filter(|_| !archive)
         .map(|hub| format!("<{hub}>; rel=\"hub\""))
         .collect();
     links.push(format!("<{self_url}>; rel=\"self\""));
