@@ -230,6 +230,58 @@ mod tests {
         Network::try_from(s.to_owned())
     }
 
+    const BUNDLED: &str = include_str!("../../feeds.toml");
+
+    fn error_line(source: &str, starts: &str) -> String {
+        let err = crate::config::Config::parse(source, "feeds.toml")
+            .map(|_| ())
+            .unwrap_err()
+            .to_string();
+        let line = source.lines().position(|l| l.starts_with(starts)).unwrap() + 1;
+        assert!(err.starts_with(&format!("feeds.toml:{line}:")), "{err}");
+        err
+    }
+
+    #[test]
+    fn the_hub_table_is_strict_and_errors_name_the_line() {
+        let config = crate::config::Config::parse(BUNDLED, "feeds.toml").unwrap();
+        assert!(config.hub.enabled);
+        assert!(
+            config.hub.allow_networks.is_empty(),
+            "no loopback on a public server"
+        );
+        let err = error_line(
+            &BUNDLED.replace("allow_networks = []", "allow_networks = [\"127.0.0.1/8\"]"),
+            "allow_networks",
+        );
+        assert!(err.contains("bits set past its prefix"), "{err}");
+        let err = error_line(
+            &BUNDLED.replace("lease_default_secs = 864000", "lease_default_secs = 60"),
+            "lease_default_secs",
+        );
+        assert!(
+            err.contains("lease_min_secs (86400) <= lease_default_secs (60)"),
+            "{err}"
+        );
+        let err = error_line(
+            &BUNDLED.replace("signature = \"sha256\"", "signature = \"md5\""),
+            "signature",
+        );
+        assert!(err.contains("sha256"), "{err}");
+        let err = error_line(
+            &BUNDLED.replace("max_per_host = 100", "max_per_host = 100\nmax_hosts = 3"),
+            "max_hosts",
+        );
+        assert!(err.contains("max_hosts"), "{err}");
+        // Without the table: the defaults, the hub on.
+        let start = BUNDLED.find("[hub]").unwrap();
+        let end = BUNDLED.find("[feeds]").unwrap();
+        let without = format!("{}{}", &BUNDLED[..start], &BUNDLED[end..]);
+        let config = crate::config::Config::parse(&without, "feeds.toml").unwrap();
+        assert!(config.hub.enabled);
+        assert_eq!(config.hub.lease_default_secs.get_ref().get(), 864_000);
+    }
+
     #[test]
     fn networks_parse_strictly_and_contain_their_addresses() {
         let lo = net("127.0.0.0/8").unwrap();
