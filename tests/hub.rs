@@ -554,3 +554,65 @@ async fn malformed_requests_get_a_4xx_with_the_reason() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subscription_over_the_limit_when_verified_is_denied() {
+    let server = Site::serve_api_public(|text| {
+        hub_config(text).replace("max_per_host = 100", "max_per_host = 1")
+    })
+    .await;
+    let cb = Callback::start().await;
+    let stats = server.app.hub.stats();
+    // Both requests find room, since neither is verified yet.
+    *cb.answer.lock().unwrap() = Answer::Held;
+    let fr = topic(&server, "/fr/atom.xml");
+    for name in ["first", "second"] {
+        let callback = cb.url(name);
+        let res = hub_request(
+            &server,
+            &[
+                ("hub.mode", "subscribe"),
+                ("hub.topic", &fr),
+                ("hub.callback", &callback),
+            ],
+        )
+        .await;
+        assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    }
+    eventually("both verifications asked", DEADLINE, async || {
+        cb.seen.lock().unwrap().gets.len() == 2
+    })
+    .await;
+    *cb.answer.lock().unwrap() = Answer::Echo;
+    eventually("one subscribed, one denied", DEADLINE, async || {
+        stats.verifications(Verification::Subscribed) == 1
+            && stats.verifications(Verification::Denied) == 1
+    })
+    .await;
+    let denied: Vec<_> = ["first", "second"]
+        .iter()
+        .flat_map(|name| cb.gets_to(name))
+        .filter(|q| q["hub.mode"] == "denied")
+        .collect();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["hub.topic"], fr);
+    assert!(denied[0]["hub.reason"].contains("this host"), "{denied:?}");
+    // Now the room is known to be gone: refused at once.
+    let third = cb.url("third");
+    let res = hub_request(
+        &server,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &fr),
+            ("hub.callback", &third),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(
+        res.text().contains("too many subscriptions"),
+        "{}",
+        res.text()
+    );
+    server.stop().await;
+}

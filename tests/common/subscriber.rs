@@ -21,6 +21,9 @@ use tokio::net::TcpListener;
 pub enum Answer {
     Echo,
     WrongChallenge,
+    /// Holds each verification's answer until the answer is set to another
+    /// (a `denied` notice is answered at once).
+    Held,
 }
 
 /// A content delivery as the callback received it.
@@ -130,9 +133,13 @@ async fn callback(
                 .into_owned()
                 .collect();
         let challenge = query.get("hub.challenge").cloned().unwrap_or_default();
+        let denied = query.get("hub.mode").is_some_and(|m| m == "denied");
         seen.lock().unwrap().gets.push((path, query));
+        while !denied && *answer.lock().unwrap() == Answer::Held {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         return match *answer.lock().unwrap() {
-            Answer::Echo => reply(200, challenge),
+            Answer::Echo | Answer::Held => reply(200, challenge),
             Answer::WrongChallenge => reply(200, format!("{challenge}x")),
         };
     }
