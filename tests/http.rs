@@ -12,7 +12,7 @@ use hyper::StatusCode;
 use kabar::article::Article;
 use kabar::store::{
     ArticleStore, Change, ChangeLog, Delivery, DeliveryEnd, FeedQuery, FeedRow, HubStore, IfMatch,
-    NewSubscription, StoreError, Subscribed, SubscriptionCounts, SubscriptionLimits, Touched,
+    NewSubscription, Room, StoreError, Subscribed, SubscriptionCounts, SubscriptionLimits, Touched,
 };
 
 const FEED: &str = "/fr/rss.xml";
@@ -443,8 +443,16 @@ impl HubStore for FlakyStore {
     async fn unsubscribe(&self, topic: String, callback: String) -> Result<bool, StoreError> {
         self.inner.unsubscribe(topic, callback).await
     }
-    async fn subscription_room(&self, host: String, now_ms: i64) -> Result<(u64, u64), StoreError> {
-        self.inner.subscription_room(host, now_ms).await
+    async fn subscription_room(
+        &self,
+        topic: String,
+        callback: String,
+        host: String,
+        now_ms: i64,
+    ) -> Result<Room, StoreError> {
+        self.inner
+            .subscription_room(topic, callback, host, now_ms)
+            .await
     }
     async fn enqueue_deliveries(
         &self,

@@ -597,6 +597,27 @@ async fn a_subscription_over_the_limit_when_verified_is_denied() {
     assert_eq!(denied.len(), 1, "{denied:?}");
     assert_eq!(denied[0]["hub.topic"], fr);
     assert!(denied[0]["hub.reason"].contains("this host"), "{denied:?}");
+    // The subscriber that got in may renew, host full or not.
+    let subscribed = if denied[0] == cb.gets_to("first").last().unwrap().clone() {
+        "second"
+    } else {
+        "first"
+    };
+    let renew = cb.url(subscribed);
+    let res = hub_request(
+        &server,
+        &[
+            ("hub.mode", "subscribe"),
+            ("hub.topic", &fr),
+            ("hub.callback", &renew),
+        ],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    eventually("the renewal", DEADLINE, async || {
+        stats.verifications(Verification::Renewed) == 1
+    })
+    .await;
     // Now the room is known to be gone: refused at once.
     let third = cb.url("third");
     let res = hub_request(

@@ -6,7 +6,8 @@ mod common;
 
 use common::pg;
 use kabar::store::{
-    DeliveryEnd, HubStore, NewSubscription, Subscribed, SubscriptionCounts, SubscriptionLimits,
+    DeliveryEnd, HubStore, NewSubscription, Room, Subscribed, SubscriptionCounts,
+    SubscriptionLimits,
 };
 use kabar::{PgStore, SqliteStore};
 
@@ -71,13 +72,25 @@ async fn behaves<S: HubStore>(store: &S) {
         store.subscribe(sub(FR, "http://c.example/1", far), LIMITS, t).await.unwrap(),
         Subscribed::OverLimit(why) if why.contains("as many")
     ));
-    assert_eq!(
-        store
-            .subscription_room("a.example".to_owned(), t)
-            .await
-            .unwrap(),
-        (3, 2)
-    );
+    let room = |topic: &str, callback: &str| {
+        let host = url::Url::parse(callback)
+            .unwrap()
+            .host_str()
+            .unwrap()
+            .to_owned();
+        store.subscription_room(topic.to_owned(), callback.to_owned(), host, t)
+    };
+    let full = Room {
+        renewal: false,
+        total: 3,
+        on_host: 2,
+    };
+    assert_eq!(room(FR, "http://a.example/2").await.unwrap(), full);
+    let renewal = Room {
+        renewal: true,
+        ..full
+    };
+    assert_eq!(room(EN, "http://a.example/1").await.unwrap(), renewal);
 
     // Three changes to FR before anything is sent: one row per subscription.
     for _ in 0..3 {

@@ -136,8 +136,13 @@ impl Hub {
             }
         }
         if intent.mode == Mode::Subscribe {
-            let (total, on_host) = store
-                .subscription_room(intent.host.clone(), now_ms())
+            let room = store
+                .subscription_room(
+                    intent.topic.clone(),
+                    intent.callback.to_string(),
+                    intent.host.clone(),
+                    now_ms(),
+                )
                 .await
                 .map_err(|error| {
                     tracing::error!(%error, "WebSub: the store failed");
@@ -146,13 +151,13 @@ impl Hub {
             // A renewal takes no room; `subscribe` counts exactly, this only
             // refuses at once what would surely be denied.
             let hub = &config.hub;
-            if total >= hub.max_subscriptions.get() {
+            if !room.renewal && room.total >= hub.max_subscriptions.get() {
                 return Err(Refusal::new(
                     403,
                     "the hub holds as many subscriptions as it may",
                 ));
             }
-            if on_host >= hub.max_per_host.get_ref().get() {
+            if !room.renewal && room.on_host >= hub.max_per_host.get_ref().get() {
                 return Err(Refusal::new(
                     403,
                     "too many subscriptions for callbacks on this host",

@@ -19,7 +19,7 @@ use chrono::{DateTime, FixedOffset};
 use url::Url;
 
 pub use hub::{
-    Delivery, DeliveryEnd, HubStore, NewSubscription, Subscribed, SubscriptionCounts,
+    Delivery, DeliveryEnd, HubStore, NewSubscription, Room, Subscribed, SubscriptionCounts,
     SubscriptionLimits,
 };
 pub use own_writes::OwnWrites;

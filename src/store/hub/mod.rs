@@ -83,6 +83,17 @@ pub enum DeliveryEnd {
     Gone,
 }
 
+/// Room for one more subscription, as [`HubStore::subscription_room`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Room {
+    /// The topic and callback are subscribed already: a renewal takes no room.
+    pub renewal: bool,
+    /// Leased subscriptions in all.
+    pub total: u64,
+    /// Leased subscriptions whose callback is on the host.
+    pub on_host: u64,
+}
+
 /// Subscriptions by state, for `/metrics`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SubscriptionCounts {
@@ -114,13 +125,15 @@ pub trait HubStore: Send + Sync + 'static {
         callback: String,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Leased subscriptions in all, and those whose callback is on `host`:
-    /// to refuse a request at once when no room is left.
+    /// What a subscription request would take: to refuse one at once when no
+    /// room is left.
     fn subscription_room(
         &self,
+        topic: String,
+        callback: String,
         host: String,
         now_ms: i64,
-    ) -> impl Future<Output = Result<(u64, u64), StoreError>> + Send;
+    ) -> impl Future<Output = Result<Room, StoreError>> + Send;
 
     /// Queues a delivery for every leased subscription of each topic (or
     /// folds the change into the one waiting); returns how many rows.

@@ -8,7 +8,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{
-    Delivery, DeliveryEnd, HubStore, NewSubscription, Subscribed, SubscriptionCounts,
+    Delivery, DeliveryEnd, HubStore, NewSubscription, Room, Subscribed, SubscriptionCounts,
     SubscriptionLimits,
 };
 use crate::store::{PgStore, StoreError};
@@ -129,11 +129,28 @@ impl HubStore for PgStore {
         Ok(removed > 0)
     }
 
-    async fn subscription_room(&self, host: String, now_ms: i64) -> Result<(u64, u64), StoreError> {
+    async fn subscription_room(
+        &self,
+        topic: String,
+        callback: String,
+        host: String,
+        now_ms: i64,
+    ) -> Result<Room, StoreError> {
         let client = self.client().await?;
+        let renewal = count(
+            &client,
+            "SELECT count(*) FROM hub_subscriptions WHERE topic = $1 AND callback = $2",
+            &[&topic, &callback],
+        )
+        .await?
+            > 0;
         let total = count(&client, COUNT_LEASED, &[&now_ms]).await?;
         let on_host = count(&client, COUNT_ON_HOST, &[&host, &now_ms]).await?;
-        Ok((total, on_host))
+        Ok(Room {
+            renewal,
+            total,
+            on_host,
+        })
     }
 
     async fn enqueue_deliveries(

@@ -4,7 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    Delivery, DeliveryEnd, HubStore, NewSubscription, Subscribed, SubscriptionCounts,
+    Delivery, DeliveryEnd, HubStore, NewSubscription, Room, Subscribed, SubscriptionCounts,
     SubscriptionLimits,
 };
 use crate::store::{SqliteStore, StoreError};
@@ -105,8 +105,19 @@ impl HubStore for SqliteStore {
         .await
     }
 
-    async fn subscription_room(&self, host: String, now_ms: i64) -> Result<(u64, u64), StoreError> {
+    async fn subscription_room(
+        &self,
+        topic: String,
+        callback: String,
+        host: String,
+        now_ms: i64,
+    ) -> Result<Room, StoreError> {
         self.read(move |conn| {
+            let renewal = count(
+                conn,
+                "SELECT count(*) FROM hub_subscriptions WHERE topic = ?1 AND callback = ?2",
+                params![topic, callback],
+            )? > 0;
             let total = count(
                 conn,
                 "SELECT count(*) FROM hub_subscriptions WHERE expires_ms > ?1",
@@ -117,7 +128,11 @@ impl HubStore for SqliteStore {
                 "SELECT count(*) FROM hub_subscriptions WHERE host = ?1 AND expires_ms > ?2",
                 params![host, now_ms],
             )?;
-            Ok((total, on_host))
+            Ok(Room {
+                renewal,
+                total,
+                on_host,
+            })
         })
         .await
     }
