@@ -3,9 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use hyper::header::HeaderValue;
 
 use crate::auth::ApiTokens;
 use crate::config::{Config, DatabaseUrl};
+use crate::hub::{self, Host, Hub};
 use crate::import;
 use crate::metrics::Metrics;
 use crate::serve::FeedCache;
@@ -26,6 +31,8 @@ pub struct App<S> {
     /// Tells the configured WebSub hubs which feeds changed, in the background.
     pub publisher: Publisher,
     pub publish_stats: Arc<PublishStats>,
+    /// The built-in WebSub hub: subscriptions and deliveries to subscribers.
+    pub hub: Hub,
 }
 
 impl<S: ArticleStore> App<S> {
@@ -36,7 +43,8 @@ impl<S: ArticleStore> App<S> {
             PublisherConfig::new(config.site.hubs.clone()),
             Arc::clone(&publish_stats),
         );
-        Arc::new(App {
+        let app = Arc::new(App {
+            hub: Hub::new(Arc::clone(&config)),
             cache: FeedCache::new(
                 Arc::clone(&config),
                 Arc::clone(&store),
@@ -49,12 +57,18 @@ impl<S: ArticleStore> App<S> {
             own_writes: OwnWrites::default(),
             publisher,
             publish_stats,
-        })
+        });
+        if app.hub.enabled() {
+            // A weak handle: the worker ends when the last App goes.
+            tokio::spawn(hub::run(Arc::downgrade(&app)));
+        }
+        app
     }
 
-    /// Tells the WebSub hubs that these feeds changed (call it after their
-    /// renders were retired, so a hub fetching at once gets the new bytes).
-    pub fn announce(&self, resources: &[Resource]) {
+    /// Tells the external WebSub hubs that these feeds changed, and queues
+    /// deliveries to the built-in hub's subscribers (call it after their
+    /// renders were retired, so what goes out is the new bytes).
+    pub async fn announce(&self, resources: &[Resource], committed: SystemTime) {
         // Archives are not subscribed to; OPML and index change with the configuration only.
         let urls: Vec<String> = resources
             .iter()
@@ -62,6 +76,25 @@ impl<S: ArticleStore> App<S> {
             .filter_map(|r| r.url(&self.config))
             .collect();
         self.publisher.publish(&urls);
+        self.hub.changed(&*self.store, urls, committed).await;
+    }
+}
+
+impl<S: ArticleStore> Host for App<S> {
+    type Store = S;
+
+    fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    fn hub_store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// The bytes a reader gets: the cache's render, built if need be.
+    async fn feed_body(&self, resource: Resource) -> Option<(Bytes, HeaderValue)> {
+        let rep = self.cache.get(resource).await.ok()?;
+        Some((rep.identity.bytes.clone(), rep.content_type.clone()))
     }
 }
 

@@ -20,11 +20,12 @@ pub enum Route {
     Ready,
     Metrics,
     Api,
+    Hub,
     Unknown,
 }
 
 impl Route {
-    const ALL: [Route; 8] = [
+    const ALL: [Route; 9] = [
         Route::Feed,
         Route::Opml,
         Route::Index,
@@ -32,6 +33,7 @@ impl Route {
         Route::Ready,
         Route::Metrics,
         Route::Api,
+        Route::Hub,
         Route::Unknown,
     ];
 
@@ -44,14 +46,15 @@ impl Route {
             Route::Ready => "readyz",
             Route::Metrics => "metrics",
             Route::Api => "api",
+            Route::Hub => "websub",
             Route::Unknown => "unknown",
         }
     }
 }
 
 /// The statuses Kabar sends; anything else is counted under the last slot.
-const STATUSES: [u16; 16] = [
-    200, 201, 204, 304, 400, 401, 404, 405, 406, 412, 413, 415, 422, 500, 503, 0,
+const STATUSES: [u16; 18] = [
+    200, 201, 202, 204, 304, 400, 401, 403, 404, 405, 406, 412, 413, 415, 422, 500, 503, 0,
 ];
 
 /// What is rendered, as a metric label.

@@ -10,6 +10,7 @@
 //! /{lang}/{section}/{format}             one section of it
 //! /{lang}/archive/{YYYY-MM}/atom.xml     a closed month (RFC 5005)
 //! /healthz /readyz /metrics              for operators
+//! /websub                                the built-in WebSub hub (POST)
 //! ```
 //!
 //! Routes are told apart by their number of segments and fixed words; a
@@ -188,6 +189,8 @@ pub enum Route {
     Health,
     Ready,
     Metrics,
+    /// The built-in WebSub hub's endpoint.
+    Hub,
 }
 
 /// `/feeds.opml` without its leading `/`.
@@ -195,6 +198,9 @@ const OPML: &str = "feeds.opml";
 
 /// The path segment that leads to a language's monthly archives.
 const ARCHIVE: &str = "archive";
+
+/// `/websub` without its leading `/`: the built-in hub's endpoint.
+const HUB: &str = "websub";
 
 /// The most path segments a route has (`/{lang}/archive/{month}/atom.xml`).
 const MAX_SEGMENTS: usize = 4;
@@ -225,6 +231,33 @@ pub fn opml_url(config: &Config) -> String {
     public_url(config, OPML)
 }
 
+/// The built-in WebSub hub's URL, `None` when `[hub]` turns it off.
+pub fn hub_url(config: &Config) -> Option<String> {
+    config.hub.enabled.then(|| public_url(config, HUB))
+}
+
+/// The hubs a subscription feed advertises (`atom:link rel="hub"`, JSON Feed
+/// `hubs`, the `Link` header): the built-in one first, then `[site] hubs`.
+/// Archives advertise none: they never change, so there is nothing to push.
+pub fn hubs(config: &Config) -> Vec<String> {
+    hub_url(config)
+        .into_iter()
+        .chain(config.site.hubs.iter().map(ToString::to_string))
+        .collect()
+}
+
+/// The subscription feed a WebSub topic names: one of Kabar's language or
+/// section feed URLs, exactly as the feeds give it in their self links.
+/// Archives, OPML and the index are not topics.
+pub fn topic(config: &Config, topic: &str) -> Option<Resource> {
+    let base = config.server.public_url.as_str();
+    let path = topic.strip_prefix(base.strip_suffix('/').unwrap_or(base))?;
+    match route(config, path) {
+        Ok(Route::Resource(resource @ Resource::Feed { .. })) => Some(resource),
+        _ => None,
+    }
+}
+
 /// `path` (without its leading `/`) under the server's public URL.
 fn public_url(config: &Config, path: &str) -> String {
     config.server.public_url.join(path)
@@ -252,6 +285,7 @@ pub fn route(config: &Config, path: &str) -> Result<Route, NotFound> {
         ["healthz"] => Ok(Route::Health),
         ["readyz"] => Ok(Route::Ready),
         ["metrics"] => Ok(Route::Metrics),
+        [HUB] => Ok(Route::Hub),
         [lang, ARCHIVE, month, "atom.xml"] => archive(config, lang, month),
         [lang, file] => feed(config, lang, None, file),
         [lang, section, file] => feed(config, lang, Some(section), file),
@@ -300,7 +334,7 @@ fn not_found(config: &Config, what: &str) -> NotFound {
         "404 Not Found: {what}.\n\
          Feeds are /{{language}}/{{format}} and /{{language}}/{{section}}/{{format}};\n\
          monthly archives are /{{language}}/archive/{{YYYY-MM}}/atom.xml.\n\
-         languages: {}\nsections: {}\nformats: {}\nalso: /, /feeds.opml, /healthz, /readyz, /metrics\n",
+         languages: {}\nsections: {}\nformats: {}\nalso: /, /feeds.opml, /healthz, /readyz, /metrics, /websub\n",
         config.language_codes().join(", "),
         config.section_slugs().join(", "),
         formats.join(", "),
@@ -395,6 +429,28 @@ mod tests {
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn topics_are_the_subscription_feeds_and_hubs_lead_with_ours() {
+        let config = config();
+        let fr = feed_url(&config, "fr", Some("world"), Format::Json);
+        assert!(matches!(topic(&config, &fr), Some(Resource::Feed { .. })));
+        for not_a_topic in [
+            archive_url(&config, "fr", Month::parse("2026-01").unwrap()),
+            opml_url(&config),
+            public_url(&config, ""),
+            public_url(&config, "websub"),
+            "https://elsewhere.example/fr/rss.xml".to_owned(),
+            format!("{fr}?x=1"),
+            format!("{fr}/"),
+        ] {
+            assert_eq!(topic(&config, &not_a_topic), None, "{not_a_topic}");
+        }
+        assert_eq!(hubs(&config), [public_url(&config, "websub")]);
+        let mut off = config.clone();
+        off.hub.enabled = false;
+        assert_eq!(hubs(&off), Vec::<String>::new());
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The newsroom's write path: validate, store in one durable transaction, retire
-//! exactly the feeds the write touched, and tell WebSub hubs.
+//! exactly the feeds the write touched, tell WebSub hubs and queue deliveries
+//! to the built-in hub's subscribers.
 //!
 //! The HTTP API and the tests call these functions; they know nothing of HTTP.
+
+use std::time::SystemTime;
 
 use crate::app::App;
 use crate::article::{Article, Invalid, Version};
@@ -147,9 +150,10 @@ async fn update<S: ArticleStore>(
 async fn announce<S: ArticleStore>(app: &App<S>, change: Change) -> Written {
     let created = change.before.is_none() && change.after.is_some();
     if !change.touched.is_empty() {
+        let committed = SystemTime::now();
         app.own_writes.mark_own(change.seq);
         let resources = app.cache.retire(&change.touched).await;
-        app.announce(&resources);
+        app.announce(&resources, committed).await;
     }
     Written {
         article: change.after,

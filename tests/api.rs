@@ -637,10 +637,12 @@ async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
 
     let res = server.get("/fr/rss.xml").await;
     let link = res.header("link").unwrap();
+    // The built-in hub first, then the configured ones.
     assert_eq!(
         link,
         format!(
-            "<{}>; rel=\"hub\", <http://127.0.0.1:8080/fr/rss.xml>; rel=\"self\"",
+            "<http://127.0.0.1:8080/websub>; rel=\"hub\", <{}>; rel=\"hub\", \
+             <http://127.0.0.1:8080/fr/rss.xml>; rel=\"self\"",
             hub.url
         )
     );

@@ -11,7 +11,8 @@ use common::{Site, raw, request, start};
 use hyper::StatusCode;
 use kabar::article::Article;
 use kabar::store::{
-    ArticleStore, Change, ChangeLog, FeedQuery, FeedRow, IfMatch, StoreError, Touched,
+    ArticleStore, Change, ChangeLog, Delivery, DeliveryEnd, FeedQuery, FeedRow, HubStore, IfMatch,
+    NewSubscription, Room, StoreError, Subscribed, SubscriptionCounts, SubscriptionLimits, Touched,
 };
 
 const FEED: &str = "/fr/rss.xml";
@@ -33,7 +34,10 @@ async fn feeds_carry_the_contract_headers() {
     );
     assert_eq!(
         res.header("link"),
-        Some("<http://127.0.0.1:8080/fr/rss.xml>; rel=\"self\"")
+        Some(
+            "<http://127.0.0.1:8080/websub>; rel=\"hub\", \
+             <http://127.0.0.1:8080/fr/rss.xml>; rel=\"self\""
+        )
     );
     assert_eq!(
         res.header("content-length"),
@@ -423,6 +427,69 @@ impl ArticleStore for FlakyStore {
             return Err(StoreError::Task("the database is away".into()));
         }
         self.inner.ping().await
+    }
+}
+
+/// The hub's part is not what this store is about: it passes straight through.
+impl HubStore for FlakyStore {
+    async fn subscribe(
+        &self,
+        subscription: NewSubscription,
+        limits: SubscriptionLimits,
+        now_ms: i64,
+    ) -> Result<Subscribed, StoreError> {
+        self.inner.subscribe(subscription, limits, now_ms).await
+    }
+    async fn unsubscribe(&self, topic: String, callback: String) -> Result<bool, StoreError> {
+        self.inner.unsubscribe(topic, callback).await
+    }
+    async fn subscription_room(
+        &self,
+        topic: String,
+        callback: String,
+        host: String,
+        now_ms: i64,
+    ) -> Result<Room, StoreError> {
+        self.inner
+            .subscription_room(topic, callback, host, now_ms)
+            .await
+    }
+    async fn enqueue_deliveries(
+        &self,
+        topics: Vec<String>,
+        committed_ms: i64,
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
+        self.inner
+            .enqueue_deliveries(topics, committed_ms, now_ms)
+            .await
+    }
+    async fn claim_deliveries(
+        &self,
+        now_ms: i64,
+        claim_until_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        self.inner
+            .claim_deliveries(now_ms, claim_until_ms, limit)
+            .await
+    }
+    async fn finish_delivery(
+        &self,
+        subscription: i64,
+        version: i64,
+        end: DeliveryEnd,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .finish_delivery(subscription, version, end, now_ms)
+            .await
+    }
+    async fn expire_subscriptions(&self, now_ms: i64) -> Result<u64, StoreError> {
+        self.inner.expire_subscriptions(now_ms).await
+    }
+    async fn subscription_counts(&self, now_ms: i64) -> Result<SubscriptionCounts, StoreError> {
+        self.inner.subscription_counts(now_ms).await
     }
 }
 

@@ -116,4 +116,9 @@ fn the_bottom_layers_stand_alone() {
         ["config"],
         "the URL scheme needs only the configuration"
     );
+    assert_eq!(
+        uses("outbound"),
+        ["config"],
+        "the guarded outgoing client knows no feature that calls out (hub, fediverse)"
+    );
 }

@@ -16,7 +16,10 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+mod hub;
 mod values;
+
+pub use hub::{HubConfig, Network, Signature};
 
 pub use values::{
     BaseUrl, DatabaseUrl, Direction, LangCode, MAX_ID_LEN, PageUrl, Slug, TagAuthority, TagDate,
@@ -42,6 +45,8 @@ pub struct Config {
     pub boilerplate: BoilerplateConfig,
     #[serde(default)]
     pub api: ApiConfig,
+    #[serde(default)]
+    pub hub: HubConfig,
     #[serde(default)]
     pub sections: Vec<Section>,
     pub languages: Vec<Language>,
@@ -285,6 +290,9 @@ impl Config {
                 ));
             }
             _ => {}
+        }
+        if let Err((span, problem)) = self.hub.check() {
+            return Err(at.error(span, &problem));
         }
         if self.languages.is_empty() {
             return Err(at.error(

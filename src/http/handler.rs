@@ -33,6 +33,8 @@ pub enum Wait {
     Api,
     /// The readiness check, which pings the store.
     Ready,
+    /// A subscription request to the built-in WebSub hub.
+    Hub,
     /// A resource not in this thread's copy of the cache: fetched or rendered.
     Miss(Resource, Encoding),
 }
@@ -59,6 +61,7 @@ pub async fn finish<S: ArticleStore>(
     let (route, response) = match wait {
         Wait::Api => (metrics::Route::Api, api::respond(app, req).await),
         Wait::Ready => (metrics::Route::Ready, ready(app).await),
+        Wait::Hub => (metrics::Route::Hub, super::hub::respond(app, req).await),
         Wait::Miss(resource, encoding) => (
             routes::metric(&Route::Resource(resource)),
             miss(app, &req, resource, encoding).await,
@@ -99,6 +102,9 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
         }
     };
     let metric = routes::metric(&route);
+    if route == Route::Hub {
+        return (metric, Handled::Later(Wait::Hub));
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut response = text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -113,9 +119,11 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
         Route::Resource(resource) => hit(app, req, resource),
         Route::Health => Handled::Now(text(StatusCode::OK, "ok\n")),
         Route::Ready => Handled::Later(Wait::Ready),
+        Route::Hub => Handled::Later(Wait::Hub),
         Route::Metrics => {
             let mut exposition = app.metrics.exposition();
             exposition.push_str(&app.publish_stats.exposition());
+            exposition.push_str(&app.hub.stats().exposition());
             let held = app.cache.pages().map_or(0, |pages| pages.held());
             metrics::gauge(
                 &mut exposition,

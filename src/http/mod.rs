@@ -5,6 +5,7 @@
 
 mod api;
 mod handler;
+mod hub;
 mod negotiate;
 mod response;
 mod routes;

@@ -21,6 +21,7 @@ pub fn metric(route: &Route) -> metrics::Route {
         Route::Health => metrics::Route::Health,
         Route::Ready => metrics::Route::Ready,
         Route::Metrics => metrics::Route::Metrics,
+        Route::Hub => metrics::Route::Hub,
     }
 }
 

@@ -119,11 +119,16 @@ fn feed_links(feed: &Feed, config: &Config) -> Vec<Link> {
             ..Link::default()
         },
     ];
-    links.extend(config.site.hubs.iter().map(|hub| Link {
-        href: hub.to_string(),
-        rel: "hub".to_owned(),
-        ..Link::default()
-    }));
+    links.extend(
+        crate::urls::hubs(config)
+            .into_iter()
+            .filter(|_| feed.history.current.is_none())
+            .map(|hub| Link {
+                href: hub,
+                rel: "hub".to_owned(),
+                ..Link::default()
+            }),
+    );
     let history = [
         ("current", &feed.history.current),
         ("prev-archive", &feed.history.prev_archive),

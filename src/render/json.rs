@@ -24,16 +24,16 @@ struct JsonFeed<'a> {
     favicon: Option<&'a str>,
     language: &'a str,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    hubs: Vec<Hub<'a>>,
+    hubs: Vec<Hub>,
     _kabar: FeedExtension<'a>,
     items: Vec<JsonItem<'a>>,
 }
 
 #[derive(Serialize)]
-struct Hub<'a> {
+struct Hub {
     #[serde(rename = "type")]
     kind: &'static str,
-    url: &'a str,
+    url: String,
 }
 
 #[derive(Serialize)]
@@ -104,13 +104,11 @@ pub fn render(feed: &Feed, config: &Config) -> Result<Vec<u8>, RenderError> {
         icon: config.site.logo.as_ref().map(url::Url::as_str),
         favicon: config.site.icon.as_ref().map(url::Url::as_str),
         language: &feed.lang,
-        hubs: config
-            .site
-            .hubs
-            .iter()
+        hubs: crate::urls::hubs(config)
+            .into_iter()
             .map(|hub| Hub {
                 kind: "WebSub",
-                url: hub.as_str(),
+                url: hub,
             })
             .collect(),
         _kabar: FeedExtension {

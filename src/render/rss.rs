@@ -125,8 +125,8 @@ fn channel_links(feed: &Feed, config: &Config) -> Vec<Link> {
         mime_type: Some(Format::Rss.media_type().to_owned()),
         ..Link::default()
     }];
-    links.extend(config.site.hubs.iter().map(|hub| Link {
-        href: hub.to_string(),
+    links.extend(crate::urls::hubs(config).into_iter().map(|hub| Link {
+        href: hub,
         rel: "hub".to_owned(),
         ..Link::default()
     }));

@@ -169,7 +169,11 @@ fn represent(
     format: Format,
 ) -> Result<Representation, BuildError> {
     let body = render::feed(feed, format, config)?;
-    let link = headers::link(config, feed.urls.get(format));
+    let link = headers::link(
+        config,
+        feed.urls.get(format),
+        feed.history.current.is_some(),
+    );
     Ok(Representation::new(
         format.content_type(),
         body,

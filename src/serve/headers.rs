@@ -4,7 +4,7 @@
 use hyper::header::HeaderValue;
 
 use crate::config::Config;
-use crate::urls::Resource;
+use crate::urls::{self, Resource};
 
 /// How long shared caches may keep a closed month's archive: closed months
 /// change only when an old article is corrected.
@@ -43,12 +43,12 @@ impl CacheControl {
     }
 }
 
-/// `Link: <hub>; rel="hub", <self>; rel="self"` for WebSub discovery.
-pub fn link(config: &Config, self_url: &str) -> Option<HeaderValue> {
-    let mut links: Vec<String> = config
-        .site
-        .hubs
-        .iter()
+/// `Link: <hub>; rel="hub", <self>; rel="self"` for WebSub discovery; an
+/// archive (which never changes) names no hub.
+pub fn link(config: &Config, self_url: &str, archive: bool) -> Option<HeaderValue> {
+    let mut links: Vec<String> = urls::hubs(config)
+        .into_iter()
+        .filter(|_| !archive)
         .map(|hub| format!("<{hub}>; rel=\"hub\""))
         .collect();
     links.push(format!("<{self_url}>; rel=\"self\""));
@@ -108,11 +108,20 @@ mod tests {
             )
         });
         assert_eq!(config.site.hubs.len(), 2, "the edit took");
-        let link = link(&config, "http://127.0.0.1:8080/fr/rss.xml").expect("a valid value");
+        let self_url = "http://127.0.0.1:8080/fr/rss.xml";
+        let hubs: String = urls::hubs(&config)
+            .iter()
+            .map(|hub| format!("<{hub}>; rel=\"hub\", "))
+            .collect();
+        assert!(hubs.contains("<https://pubsubhubbub.example/>"), "{hubs}");
         assert_eq!(
-            link,
-            "<https://hub.example/>; rel=\"hub\", <https://pubsubhubbub.example/>; rel=\"hub\", \
-             <http://127.0.0.1:8080/fr/rss.xml>; rel=\"self\""
+            link(&config, self_url, false).expect("a valid value"),
+            format!("{hubs}<{self_url}>; rel=\"self\"").as_str()
+        );
+        assert_eq!(
+            link(&config, self_url, true).expect("a valid value"),
+            format!("<{self_url}>; rel=\"self\"").as_str(),
+            "an archive names no hub"
         );
     }
 }

@@ -7,6 +7,7 @@
 //! network I/O.
 
 mod columns;
+mod hub;
 mod own_writes;
 mod postgres;
 mod sqlite;
@@ -17,6 +18,10 @@ use std::future::Future;
 use chrono::{DateTime, FixedOffset};
 use url::Url;
 
+pub use hub::{
+    Delivery, DeliveryEnd, HubStore, NewSubscription, Room, Subscribed, SubscriptionCounts,
+    SubscriptionLimits,
+};
 pub use own_writes::OwnWrites;
 pub use postgres::{CHANGE_CHANNEL, LISTEN_APPLICATION_NAME, PgStore};
 pub use sqlite::SqliteStore;
@@ -213,8 +218,10 @@ pub struct ChangeLog {
     pub latest: u64,
 }
 
-/// What Kabar needs from a database of articles.
-pub trait ArticleStore: Send + Sync + 'static {
+/// What Kabar needs from a database of articles. It keeps the built-in
+/// WebSub hub's subscribers too ([`HubStore`]), so they share its durability
+/// and its replicas.
+pub trait ArticleStore: HubStore + Send + Sync + 'static {
     /// The rows of one feed, in feed order.
     fn feed_rows(
         &self,

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
 use super::columns::{self, ArticleColumns, VersionColumns, parse_json, to_json};
+use super::hub::SQLITE_SCHEMA_HUB;
 use super::{
     ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch, StoreError, Touched,
 };
@@ -20,7 +21,7 @@ use crate::article::Article;
 const MAX_READERS: usize = 4;
 
 /// The schema version this binary writes; `PRAGMA user_version` records it.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Change-log rows kept; a reader further behind than this reloads everything.
 const CHANGES_KEPT: i64 = 10_000;
@@ -110,7 +111,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on a pooled read connection on the blocking pool.
-    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -137,7 +138,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the write connection on the blocking pool.
-    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -183,7 +184,7 @@ fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
     // migrate one after the other; the second then finds nothing to do.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (step, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2)] {
+    for (step, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SQLITE_SCHEMA_HUB)] {
         if version < step {
             tx.execute_batch(sql)?;
         }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod pg;
+pub mod subscriber;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -121,6 +122,28 @@ impl Site {
         server.site = Some(self);
         server
     }
+
+    /// A server with the write API on whose `public_url` is its own address,
+    /// so the URLs its feeds give (self, hub) reach it: for WebSub
+    /// subscribers, which discover the hub from a feed.
+    pub async fn serve_api_public(edit: impl Fn(String) -> String) -> TestServer<SqliteStore> {
+        let listeners = bind();
+        let addr = listeners.local_addr().expect("addr");
+        let site = Site::edited(|text| {
+            edit(text).replace("\"http://127.0.0.1:8080/\"", &format!("\"http://{addr}/\""))
+        });
+        site.relaunch(listeners).await
+    }
+
+    /// Serves this site's store again (a new App on the same SQLite file),
+    /// with the write API on.
+    async fn relaunch(self, listeners: kabar::http::Listeners) -> TestServer<SqliteStore> {
+        let store = Arc::new(self.store().await);
+        let tokens = ApiTokens::new(vec![TOKEN.to_owned()]);
+        let mut server = serve_on(listeners, Arc::new(self.config()), store, tokens);
+        server.site = Some(self);
+        server
+    }
 }
 
 pub struct TestServer<S: ArticleStore> {
@@ -163,13 +186,24 @@ pub const TOKEN: &str = token!();
 /// The Authorization field that carries [`TOKEN`].
 pub const AUTH: (&str, &str) = ("authorization", concat!("Bearer ", token!()));
 
+fn bind() -> kabar::http::Listeners {
+    kabar::http::Listeners::bind("127.0.0.1:0".parse().unwrap(), SERVING_THREADS).expect("bind")
+}
+
 async fn serve_with_tokens<S: ArticleStore>(
     config: Arc<Config>,
     store: Arc<S>,
     tokens: Option<ApiTokens>,
 ) -> TestServer<S> {
-    let listeners = kabar::http::Listeners::bind("127.0.0.1:0".parse().unwrap(), SERVING_THREADS)
-        .expect("bind");
+    serve_on(bind(), config, store, tokens)
+}
+
+fn serve_on<S: ArticleStore>(
+    listeners: kabar::http::Listeners,
+    config: Arc<Config>,
+    store: Arc<S>,
+    tokens: Option<ApiTokens>,
+) -> TestServer<S> {
     let addr = listeners.local_addr().expect("addr");
     let app = App::new(config, store, tokens);
     let follower = tokio::spawn(kabar::changes::follow(Arc::clone(&app)));
@@ -199,6 +233,19 @@ impl<S: ArticleStore> TestServer<S> {
 
     pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Response {
         request(self.addr, "GET", path, headers).await
+    }
+
+    /// Stops this server, waits until its App is gone (its background work
+    /// too), and serves the same site again: a restart on the same store.
+    pub async fn restart(mut self) -> TestServer<SqliteStore> {
+        let site = self.site.take().expect("a server started from a Site");
+        let app = Arc::downgrade(&self.app);
+        self.stop().await;
+        eventually("the stopped App to be dropped", DEADLINE, async || {
+            app.upgrade().is_none()
+        })
+        .await;
+        site.relaunch(bind()).await
     }
 
     /// Stops accepting and waits for in-flight requests to finish.

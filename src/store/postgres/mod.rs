@@ -140,7 +140,7 @@ impl PgStore {
         ))
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+    pub(in crate::store) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         client(&self.pool).await
     }
 
