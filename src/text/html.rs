@@ -8,7 +8,7 @@ use super::CleanBody;
 use super::boilerplate::Boilerplate;
 use super::fold::fold_whitespace;
 use super::tokens::{Token, is_block, is_void, tokenize};
-use super::xml::{push_escaped_html, xml_legal};
+use super::xml::{push_escaped_html, xml_safe};
 
 /// Tags a news article needs; anything else is unwrapped (its text kept).
 ///
@@ -139,7 +139,7 @@ pub fn plain_text(snippet: &str) -> String {
 
 /// `html` made XML-legal, then through the sanitizer.
 fn sanitize(html: &str) -> String {
-    SANITIZER.clean(&xml_legal(html)).to_string()
+    SANITIZER.clean(&xml_safe(html)).to_string()
 }
 
 /// An HTML body: sanitized, cut into top-level items, boilerplate dropped along

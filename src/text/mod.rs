@@ -7,7 +7,9 @@
 //!
 //! One file per job, each with its own tests:
 //!
-//! - `xml.rs`: the characters XML 1.0 forbids, and escaping for HTML and XML;
+//! - `xml.rs`: the one character rule every string leaving here passes
+//!   ([`xml_safe`]: XML 1.0 legality, terminal escapes, bidi controls), and
+//!   escaping for HTML and XML;
 //! - `fold.rs`: whitespace folding, and plain text split into paragraphs;
 //! - `boilerplate.rs`: the rules that drop share-button labels and disclaimers,
 //!   compiled once per feed;
@@ -93,7 +95,7 @@ mod test_support {
     use unicode_segmentation::UnicodeSegmentation;
 
     use super::cut::ELLIPSIS;
-    use super::xml::is_xml_forbidden;
+    use super::xml::is_removed;
 
     /// shared/sample-article.fr.txt as the site published it.
     pub(super) const SAMPLE_FR: &str = r#"Partager:
@@ -132,7 +134,7 @@ The English, Chinese, Japanese, Arabic, and French versions are automatically ge
     }
 
     pub(super) fn has_forbidden(s: &str) -> bool {
-        s.chars().any(is_xml_forbidden)
+        s.chars().any(is_removed)
     }
 
     /// Asserts `cut` is `whole` itself, or whole graphemes from its start followed by "…", within `max`.
@@ -318,7 +320,8 @@ mod tests {
         let forbidden = "\u{0}\u{1}\u{8}\u{B}\u{C}\u{E}\u{1F}\u{FFFE}\u{FFFF}";
         assert_eq!(
             xml_safe(&format!("a{forbidden}b\t\n\r\u{7F}\u{FFFD}")),
-            "ab\t\n\r\u{7F}\u{FFFD}"
+            // Vertical tab and form feed separate words: each becomes a space.
+            "a  b\t\n\r\u{7F}\u{FFFD}"
         );
         assert_eq!(fold_whitespace("a\u{C}b\u{0}c \u{1} d"), "a bc d");
 
@@ -344,5 +347,38 @@ mod tests {
             assert!(!has_forbidden(&summarize(&dirty, max)));
         }
         assert_eq!(summarize(&dirty, 100), "Satu dua. Tiga empat &#1; &#xFFFF;");
+    }
+
+    #[test]
+    fn one_rule_for_text_and_html() {
+        let none = Boilerplate::default();
+        // Raw, and as character references that the sanitizer decodes.
+        for esc in ["\u{1b}", "&#27;", "&#x1B;"] {
+            let html = format!(
+                "<p><abbr title=\"x{esc}[1my\u{202E}z\">Teks</abbr> {esc}[1mtebal{esc}[0m\u{C}dan\u{2067}\u{B}miring</p>"
+            );
+            let clean = clean_body(&html, Markup::Html, &none);
+            assert_eq!(
+                clean.html, "<p><abbr title=\"xyz\">Teks</abbr> tebal dan miring</p>",
+                "{html:?}"
+            );
+            assert_eq!(clean.text, "Teks tebal dan miring");
+            assert_eq!(plain_text(&html), "Teks tebal dan miring");
+        }
+        let text = "Teks \u{1b}[1mtebal\u{1b}[0m\u{C}dan\u{2067}\u{B}miring";
+        let clean = clean_body(text, Markup::Text, &none);
+        assert_eq!(clean.html, "<p>Teks tebal dan miring</p>");
+        assert_eq!(clean.text, "Teks tebal dan miring");
+        for cut in [
+            derive_title(text, 100),
+            summarize(text, 100),
+            fold_whitespace(text),
+        ] {
+            assert_eq!(cut, "Teks tebal dan miring");
+        }
+        // The marks Arabic and Hebrew need stay, in text and in HTML alike.
+        let marked = "\u{200F}سعر ١٠٠\u{200E}$ \u{61C}٢ עברית\u{200E}";
+        assert_eq!(fold_whitespace(marked), marked);
+        assert_eq!(clean_body(marked, Markup::Html, &none).html, marked);
     }
 }

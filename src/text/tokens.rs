@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::html::RENAMED_TAGS;
-use super::xml::xml_legal;
+use super::xml::xml_safe;
 
 /// One piece of sanitized HTML, as ammonia serializes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +80,7 @@ fn normalize(token: Token) -> Option<Token> {
 /// Appends `raw` as a text token, decoded and made XML-legal, unless it is empty.
 fn push_text(tokens: &mut Vec<Token>, raw: &str) {
     if !raw.is_empty() {
-        tokens.push(Token::Text(xml_legal(&decode_entities(raw)).into_owned()));
+        tokens.push(Token::Text(xml_safe(&decode_entities(raw)).into_owned()));
     }
 }
 
@@ -156,7 +156,7 @@ fn parse_tag(html: &str, lt: usize) -> Option<(Token, usize)> {
                     html.get(value_start..i)?
                 }
             };
-            value = xml_legal(&decode_entities(raw)).into_owned();
+            value = xml_safe(&decode_entities(raw)).into_owned();
         }
         attributes.push((attr_name, value));
     }
