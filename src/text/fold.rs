@@ -258,7 +258,7 @@ mod tests {
     fn text_paragraphs_split_on_blank_lines_only() {
         let body =
             "\r\n  \n Satu baris\r\ndua baris\rtiga \n \t \u{3000}\n\n\nParagraf\u{A0}kedua  \n";
-        let clean = clean_body(body, Markup::Text, &Boilerplate::default());
+        let clean = clean_body(body, Markup::Text, &Boilerplate::default(), None);
         assert_eq!(clean.text, "Satu baris dua baris tiga\n\nParagraf kedua");
         assert_eq!(
             clean.html,

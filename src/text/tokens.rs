@@ -40,7 +40,7 @@ pub(super) fn tokenize(html: &str) -> Vec<Token> {
         match parse_tag(html, lt) {
             Some((token, next)) => {
                 push_text(&mut tokens, html.get(text_start..lt).unwrap_or(""));
-                tokens.extend(normalize(token));
+                tokens.push(normalize(token));
                 pos = next;
                 text_start = next;
             }
@@ -51,29 +51,19 @@ pub(super) fn tokenize(html: &str) -> Vec<Token> {
     tokens
 }
 
-/// Renames structural tags to the article set and drops images left without a
-/// source (ammonia removes a `data:` or `javascript:` one, not the `<img>`).
-fn normalize(token: Token) -> Option<Token> {
+/// Renames structural tags to the article set.
+fn normalize(token: Token) -> Token {
     let rename = |name: String| match RENAMED_TAGS.iter().find(|(from, _)| *from == name) {
         Some((_, to)) => (*to).to_owned(),
         None => name,
     };
     match token {
-        Token::Start { name, attributes } => {
-            if name == "img"
-                && !attributes
-                    .iter()
-                    .any(|(attribute, value)| attribute == "src" && !value.is_empty())
-            {
-                return None;
-            }
-            Some(Token::Start {
-                name: rename(name),
-                attributes,
-            })
-        }
-        Token::End { name } => Some(Token::End { name: rename(name) }),
-        text @ Token::Text(_) => Some(text),
+        Token::Start { name, attributes } => Token::Start {
+            name: rename(name),
+            attributes,
+        },
+        Token::End { name } => Token::End { name: rename(name) },
+        text @ Token::Text(_) => text,
     }
 }
 
@@ -315,9 +305,9 @@ mod tests {
     }
 
     #[test]
-    fn structural_tags_are_renamed_and_sourceless_images_dropped() {
+    fn structural_tags_are_renamed() {
         assert_eq!(
-            tokenize("<h1>T</h1><section>x</section><img alt=\"a\"><img src=\"\">"),
+            tokenize("<h1>T</h1><section>x</section><img alt=\"a\">"),
             vec![
                 start("h2", &[]),
                 text("T"),
@@ -325,6 +315,7 @@ mod tests {
                 start("div", &[]),
                 text("x"),
                 end("div"),
+                start("img", &[("alt", "a")]),
             ]
         );
     }
