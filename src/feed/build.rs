@@ -129,14 +129,16 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
 
     let title_length = config.feeds.title_length.get();
     // Titles are plain text: a `<` in a headline is a less-than sign, not a tag.
+    // A stored title is cut like a derived one, so that no item's title is
+    // longer than the configured length, whoever wrote it.
     let title = version
         .title
         .as_deref()
-        .map(text::fold_whitespace)
+        .map(|t| text::summarize(t, title_length))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| text::derive_title(&body.text, title_length));
     let title = if title.is_empty() {
-        article.id.clone()
+        text::summarize(&article.id, title_length)
     } else {
         title
     };
