@@ -13,7 +13,8 @@
 //! - `fold.rs`: whitespace folding, and plain text split into paragraphs;
 //! - `boilerplate.rs`: the rules that drop share-button labels and disclaimers,
 //!   compiled once per feed;
-//! - `html.rs`: the sanitizer, and the top-level items of its output;
+//! - `html.rs`: the sanitizer, and a body's pass through it;
+//! - `items.rs`: the top-level items of its output, and its plain text;
 //! - `tokens.rs`: the scanner that re-reads the sanitizer's output;
 //! - `links.rs`: URL attributes resolved against the item's page;
 //! - `cut.rs`: titles and summaries, cut at word and grapheme boundaries.
@@ -26,6 +27,7 @@ mod boilerplate;
 mod cut;
 mod fold;
 mod html;
+mod items;
 mod links;
 mod tokens;
 mod xml;
