@@ -21,7 +21,8 @@ fn fold_without_escapes(s: &str) -> String {
     // of ordinary characters whole and decodes only the bytes that may start a
     // special character: ASCII controls and space, and the lead bytes of the
     // non-ASCII whitespace (U+0085, U+00A0, U+1680, U+2000–U+205F, U+3000),
-    // of the bidi controls (U+202A–U+202E, U+2066–U+2069) and of U+FFFE/U+FFFF.
+    // of the bidi controls (U+202A–U+202E, U+2066–U+2069) and of U+FEFF,
+    // U+FFFE and U+FFFF.
     let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut space_pending = false;
@@ -75,7 +76,7 @@ fn fold_without_escapes(s: &str) -> String {
 /// The bytes [`fold_whitespace`] decodes: ASCII controls and space, and the
 /// lead bytes of U+0085 and U+00A0 (C2), U+1680 (E1), U+2000–U+205F and the
 /// bidi controls U+202A–U+202E and U+2066–U+2069 (E2), U+3000 (E3) and
-/// U+FFFE/U+FFFF (EF): every whitespace character and every one [`xml_safe`]
+/// U+FEFF, U+FFFE and U+FFFF (EF): every whitespace character and every one [`xml_safe`]
 /// changes (a test checks both). One load per byte, whatever the script.
 static MAY_START_SPECIAL: [bool; 256] = {
     let mut table = [false; 256];

@@ -8,7 +8,7 @@
 //! One file per job, each with its own tests:
 //!
 //! - `xml.rs`: the one character rule every string leaving here passes
-//!   ([`xml_safe`]: XML 1.0 legality, terminal escapes, bidi controls), and
+//!   ([`xml_safe`]: XML 1.0 legality, terminal escapes, bidi controls, BOM), and
 //!   escaping for HTML and XML;
 //! - `fold.rs`: whitespace folding, and plain text split into paragraphs;
 //! - `boilerplate.rs`: the rules that drop share-button labels and disclaimers,

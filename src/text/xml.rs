@@ -1,4 +1,4 @@
-//! The one character rule for text that leaves text/ (XML 1.0 legality, terminal escapes, bidi controls), and escaping for HTML and XML.
+//! The one character rule for text that leaves text/ (XML 1.0 legality, terminal escapes, bidi controls, BOM), and escaping for HTML and XML.
 
 use std::borrow::Cow;
 
@@ -19,6 +19,9 @@ use std::borrow::Cow;
 ///   in a reader's list of items, and the W3C feed validator reports them.
 ///   The marks U+200E, U+200F and U+061C stay: Arabic and Hebrew text needs
 ///   them, and they reach no further than their neighbours.
+/// - Removes U+FEFF, a byte order mark left at the start of pasted text (the
+///   HTML parser drops a leading one, so text and HTML bodies would disagree)
+///   or, inside text, a zero-width no-break space that U+2060 replaced.
 pub fn xml_safe(s: &str) -> Cow<'_, str> {
     let Some(first) = first_removed(s) else {
         return Cow::Borrowed(s);
@@ -78,7 +81,7 @@ fn first_removed(s: &str) -> Option<usize> {
 
 /// The bytes that may start a character [`xml_safe`] changes: the ASCII
 /// controls it removes (ESC among them), and the lead bytes of U+202A–U+202E
-/// and U+2066–U+2069 (E2) and of U+FFFE/U+FFFF (EF). One load per byte,
+/// and U+2066–U+2069 (E2) and of U+FEFF, U+FFFE and U+FFFF (EF). One load per byte,
 /// whatever the script; only characters with those lead bytes are decoded.
 static MAY_START_REMOVED: [bool; 256] = {
     let mut table = [false; 256];
@@ -103,6 +106,7 @@ pub(super) fn is_removed(c: char) -> bool {
             | '\u{E}'..='\u{1F}'
             | '\u{202A}'..='\u{202E}'
             | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
             | '\u{FFFE}'
             | '\u{FFFF}'
     )
@@ -190,6 +194,7 @@ mod tests {
             assert_eq!(xml_safe(&s), "abcdef", "{c:?}");
             assert_eq!(fold_whitespace(&s), "abcdef", "{c:?}");
         }
+        assert_eq!(xml_safe("\u{FEFF}Judul\u{FEFF}"), "Judul");
         let marked = "\u{200F}مرحبا\u{200E} abc \u{61C}١٢ \u{2029}\u{2065}\u{206A}";
         assert!(matches!(xml_safe(marked), Cow::Borrowed(_)));
     }
