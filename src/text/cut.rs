@@ -1,6 +1,6 @@
 //! Titles and summaries: the first sentence, and cuts at word boundaries that never split a grapheme.
 
-use unicode_segmentation::UnicodeSegmentation;
+use unicode_segmentation::{GraphemeCursor, UnicodeSegmentation};
 
 use super::fold::{fold_whitespace, plain_paragraphs};
 
@@ -71,26 +71,36 @@ fn is_closer(c: char) -> bool {
 
 /// The first sentence of an already folded paragraph, terminator and closing quotes included.
 fn first_sentence(paragraph: &str) -> &str {
-    let mut chars = paragraph.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if !is_sentence_end(c) {
-            continue;
-        }
-        let mut end = i + c.len_utf8();
-        while let Some(&(j, closer)) = chars.peek() {
-            if !is_closer(closer) {
-                break;
-            }
-            end = j + closer.len_utf8();
-            chars.next();
+    let next_char = |at: usize| paragraph.get(at..).and_then(|rest| rest.chars().next());
+    let mut from = 0;
+    while let Some((i, c)) = paragraph
+        .get(from..)
+        .and_then(|rest| rest.char_indices().find(|&(_, c)| is_sentence_end(c)))
+    {
+        let i = from + i;
+        // Marks and joiners after the terminator or a closer belong to its
+        // grapheme: a title never ends inside one.
+        let mut end = grapheme_end(paragraph, i + c.len_utf8());
+        while let Some(closer) = next_char(end).filter(|&c| is_closer(c)) {
+            end = grapheme_end(paragraph, end + closer.len_utf8());
         }
         // "3.5" and "15h35.m." are not ends: a Latin full stop needs a space after it.
-        let at_break = chars.peek().is_none_or(|&(_, next)| next.is_whitespace());
+        let at_break = next_char(end).is_none_or(char::is_whitespace);
         if is_cjk_sentence_end(c) || at_break {
             return paragraph.get(..end).unwrap_or(paragraph);
         }
+        from = end;
     }
     paragraph
+}
+
+/// The first grapheme boundary of `s` at or after `at` (a character boundary).
+fn grapheme_end(s: &str, at: usize) -> usize {
+    let mut cursor = GraphemeCursor::new(at, s.len(), true);
+    match cursor.is_boundary(s, 0) {
+        Ok(true) => at,
+        _ => cursor.next_boundary(s, 0).ok().flatten().unwrap_or(s.len()),
+    }
 }
 
 /// Characters a cut text must not end on before its ellipsis: spaces, separators and openers.
@@ -416,6 +426,10 @@ mod tests {
             ),
             (". Hanya titik di depan", ". Hanya titik di depan"),
             ("…", "…"),
+            // A mark after the terminator belongs to it.
+            ("¼。\u{FE00}后来", "¼。\u{FE00}"),
+            ("Awas!\u{301} Banjir.", "Awas!\u{301}"),
+            ("\"Ya!\"\u{301} lalu", "\"Ya!\"\u{301}"),
             ("", ""),
             ("  \n\n ", ""),
         ];
