@@ -534,4 +534,45 @@ mod tests {
             assert_eq!(summarize(input, usize::MAX), folded);
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn shortcuts_match_the_segmenter(
+            s in crate::text::strategies::nasty_text(40),
+            max in 0..60usize,
+        ) {
+            let expected: Vec<usize> = s
+                .grapheme_indices(true)
+                .map(|(start, g)| start + g.len())
+                .collect();
+            proptest::prop_assert_eq!(grapheme_ends_of(&s).collect::<Vec<_>>(), expected);
+            // The summary from a head of the text is the summary of all of it.
+            proptest::prop_assert_eq!(summarize(&s, max), cut(&fold_whitespace(&s), max));
+        }
+
+        #[test]
+        fn word_cuts_of_any_text_match_a_whole_scan(
+            s in crate::text::strategies::nasty_text(16),
+            at in 0..64usize,
+        ) {
+            let text = fold_whitespace(&s);
+            let ends: Vec<usize> = text
+                .grapheme_indices(true)
+                .map(|(i, g)| i + g.len())
+                .collect();
+            let Some(&limit) = ends.get(at.min(ends.len().saturating_sub(1))) else {
+                return Ok(());
+            };
+            let budget: Vec<usize> = ends.iter().copied().filter(|&e| e <= limit).collect();
+            let whole = text
+                .split_word_bound_indices()
+                .map(|(start, _)| start)
+                .take_while(|&start| start <= limit)
+                .filter(|&start| start > 0 && budget.binary_search(&start).is_ok())
+                .last();
+            proptest::prop_assert_eq!(last_word_cut(&text, limit, &budget), whole);
+        }
+    }
 }

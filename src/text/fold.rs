@@ -266,4 +266,15 @@ mod tests {
             "<p>Satu baris dua baris tiga</p>\n<p>Paragraf kedua</p>"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn fast_folding_matches_the_reference(s in crate::text::strategies::nasty_text(24)) {
+            let folded = fold_whitespace(&s);
+            proptest::prop_assert_eq!(&folded, &fold_reference(&s));
+            proptest::prop_assert_eq!(fold_whitespace(&folded), folded);
+        }
+    }
 }

@@ -29,6 +29,8 @@ mod fold;
 mod html;
 mod items;
 mod links;
+#[cfg(test)]
+mod strategies;
 mod tokens;
 mod xml;
 

@@ -214,4 +214,16 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn the_scan_finds_what_the_rule_removes(s in crate::text::strategies::nasty_text(24)) {
+            proptest::prop_assert_eq!(first_removed(&s), s.find(is_removed));
+            let safe = xml_safe(&s);
+            proptest::prop_assert!(!safe.contains(is_removed), "{:?}", safe);
+            proptest::prop_assert!(matches!(xml_safe(&safe), Cow::Borrowed(_)));
+        }
+    }
 }
