@@ -201,6 +201,9 @@ proptest! {
                                 .map_err(|e| TestCaseError::fail(format!("JSON: {e}")))?;
                             let items = json["items"].as_array().map_or(0, Vec::len);
                             prop_assert_eq!(items, feed.items.len());
+                            for string in strings(&json) {
+                                assert_clean("JSON string", string)?;
+                            }
                         }
                         _ => {
                             let document = roxmltree::Document::parse(body).map_err(|e| {
@@ -210,11 +213,27 @@ proptest! {
                                 if let Some(text) = node.text() {
                                     assert_clean("XML text", text)?;
                                 }
+                                for attribute in node.attributes() {
+                                    assert_clean("XML attribute", attribute.value())?;
+                                }
                             }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// Every string in a JSON document, keys included.
+fn strings(value: &serde_json::Value) -> Vec<&str> {
+    match value {
+        serde_json::Value::String(s) => vec![s.as_str()],
+        serde_json::Value::Array(values) => values.iter().flat_map(strings).collect(),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(key, value)| std::iter::once(key.as_str()).chain(strings(value)))
+            .collect(),
+        _ => Vec::new(),
     }
 }
