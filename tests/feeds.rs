@@ -498,6 +498,7 @@ fn body_text(body: &str, format: BodyFormat) -> String {
         body,
         format.into(),
         &text::Boilerplate::new(&labels, &prefixes),
+        None,
     )
     .text
 }

@@ -160,7 +160,7 @@ pub struct FeedsConfig {
     pub items: NonZeroUsize,
     /// Longest summary, in grapheme clusters.
     pub summary_length: NonZeroUsize,
-    /// Longest derived title, in grapheme clusters.
+    /// Longest title, in grapheme clusters: derived titles and stored ones alike are cut to it.
     pub title_length: NonZeroUsize,
     /// RSS `<ttl>`: how long a reader may wait between polls.
     pub ttl_minutes: u32,

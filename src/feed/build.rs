@@ -117,18 +117,28 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
     let zone = config.site.time_zone;
     let section = article.section.as_deref().and_then(|s| config.section(s));
 
-    let body = text::clean_body(&version.body, version.format.into(), boilerplate);
+    let link = page_url(config, code, version.url.as_ref(), article);
+    // The body's relative URLs mean the page it is published on, not the feed.
+    let base = url::Url::parse(&link).ok();
+    let body = text::clean_body(
+        &version.body,
+        version.format.into(),
+        boilerplate,
+        base.as_ref(),
+    );
 
     let title_length = config.feeds.title_length.get();
     // Titles are plain text: a `<` in a headline is a less-than sign, not a tag.
+    // A stored title is cut like a derived one, so that no item's title is
+    // longer than the configured length, whoever wrote it.
     let title = version
         .title
         .as_deref()
-        .map(text::fold_whitespace)
+        .map(|t| text::summarize(t, title_length))
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| text::derive_title(&body.text, title_length));
     let title = if title.is_empty() {
-        article.id.clone()
+        text::summarize(&article.id, title_length)
     } else {
         title
     };
@@ -140,7 +150,6 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
         .unwrap_or_else(|| body.text.clone());
     let summary = text::summarize(&summary_source, config.feeds.summary_length.get());
 
-    let link = page_url(config, code, version.url.as_ref(), article);
     let original = (version.translation != Translation::Original).then(|| {
         let lang = config.original_language();
         let url = row

@@ -1,6 +1,6 @@
 //! Titles and summaries: the first sentence, and cuts at word boundaries that never split a grapheme.
 
-use unicode_segmentation::UnicodeSegmentation;
+use unicode_segmentation::{GraphemeCursor, UnicodeSegmentation};
 
 use super::fold::{fold_whitespace, plain_paragraphs};
 
@@ -71,26 +71,36 @@ fn is_closer(c: char) -> bool {
 
 /// The first sentence of an already folded paragraph, terminator and closing quotes included.
 fn first_sentence(paragraph: &str) -> &str {
-    let mut chars = paragraph.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if !is_sentence_end(c) {
-            continue;
-        }
-        let mut end = i + c.len_utf8();
-        while let Some(&(j, closer)) = chars.peek() {
-            if !is_closer(closer) {
-                break;
-            }
-            end = j + closer.len_utf8();
-            chars.next();
+    let next_char = |at: usize| paragraph.get(at..).and_then(|rest| rest.chars().next());
+    let mut from = 0;
+    while let Some((i, c)) = paragraph
+        .get(from..)
+        .and_then(|rest| rest.char_indices().find(|&(_, c)| is_sentence_end(c)))
+    {
+        let i = from + i;
+        // Marks and joiners after the terminator or a closer belong to its
+        // grapheme: a title never ends inside one.
+        let mut end = grapheme_end(paragraph, i + c.len_utf8());
+        while let Some(closer) = next_char(end).filter(|&c| is_closer(c)) {
+            end = grapheme_end(paragraph, end + closer.len_utf8());
         }
         // "3.5" and "15h35.m." are not ends: a Latin full stop needs a space after it.
-        let at_break = chars.peek().is_none_or(|&(_, next)| next.is_whitespace());
+        let at_break = next_char(end).is_none_or(char::is_whitespace);
         if is_cjk_sentence_end(c) || at_break {
             return paragraph.get(..end).unwrap_or(paragraph);
         }
+        from = end;
     }
     paragraph
+}
+
+/// The first grapheme boundary of `s` at or after `at` (a character boundary).
+fn grapheme_end(s: &str, at: usize) -> usize {
+    let mut cursor = GraphemeCursor::new(at, s.len(), true);
+    match cursor.is_boundary(s, 0) {
+        Ok(true) => at,
+        _ => cursor.next_boundary(s, 0).ok().flatten().unwrap_or(s.len()),
+    }
 }
 
 /// Characters a cut text must not end on before its ellipsis: spaces, separators and openers.
@@ -416,6 +426,10 @@ mod tests {
             ),
             (". Hanya titik di depan", ". Hanya titik di depan"),
             ("…", "…"),
+            // A mark after the terminator belongs to it.
+            ("¼。\u{FE00}后来", "¼。\u{FE00}"),
+            ("Awas!\u{301} Banjir.", "Awas!\u{301}"),
+            ("\"Ya!\"\u{301} lalu", "\"Ya!\"\u{301}"),
             ("", ""),
             ("  \n\n ", ""),
         ];
@@ -518,6 +532,47 @@ mod tests {
                 }
             }
             assert_eq!(summarize(input, usize::MAX), folded);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn shortcuts_match_the_segmenter(
+            s in crate::text::strategies::nasty_text(40),
+            max in 0..60usize,
+        ) {
+            let expected: Vec<usize> = s
+                .grapheme_indices(true)
+                .map(|(start, g)| start + g.len())
+                .collect();
+            proptest::prop_assert_eq!(grapheme_ends_of(&s).collect::<Vec<_>>(), expected);
+            // The summary from a head of the text is the summary of all of it.
+            proptest::prop_assert_eq!(summarize(&s, max), cut(&fold_whitespace(&s), max));
+        }
+
+        #[test]
+        fn word_cuts_of_any_text_match_a_whole_scan(
+            s in crate::text::strategies::nasty_text(16),
+            at in 0..64usize,
+        ) {
+            let text = fold_whitespace(&s);
+            let ends: Vec<usize> = text
+                .grapheme_indices(true)
+                .map(|(i, g)| i + g.len())
+                .collect();
+            let Some(&limit) = ends.get(at.min(ends.len().saturating_sub(1))) else {
+                return Ok(());
+            };
+            let budget: Vec<usize> = ends.iter().copied().filter(|&e| e <= limit).collect();
+            let whole = text
+                .split_word_bound_indices()
+                .map(|(start, _)| start)
+                .take_while(|&start| start <= limit)
+                .filter(|&start| start > 0 && budget.binary_search(&start).is_ok())
+                .last();
+            proptest::prop_assert_eq!(last_word_cut(&text, limit, &budget), whole);
         }
     }
 }

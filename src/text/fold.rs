@@ -1,20 +1,28 @@
 //! Whitespace folding, and plain text split into folded paragraphs.
 
-use super::xml::{is_xml_forbidden, without_terminal_escapes};
+use super::xml::{is_removed, xml_safe};
 
 /// Folds runs of whitespace (any Unicode whitespace incl. NBSP and ideographic space U+3000) to one ASCII space and trims; also applies xml_safe.
 ///
-/// Form feed and vertical tab count as whitespace here (they separate words) even
-/// though XML forbids them; the other forbidden characters vanish without a trace.
+/// Form feed and vertical tab count as whitespace here, as [`xml_safe`] turns
+/// them into spaces; the other characters it removes vanish without a trace.
 pub fn fold_whitespace(s: &str) -> String {
+    // An escape sequence runs over several characters: the rule removes it
+    // first, and what is left has no ESC.
     if s.as_bytes().contains(&0x1b) {
-        return fold_whitespace_escapes(s);
+        return fold_without_escapes(&xml_safe(s));
     }
+    fold_without_escapes(s)
+}
+
+/// [`fold_whitespace`] of text without ESC, in one pass.
+fn fold_without_escapes(s: &str) -> String {
     // Every feed item folds its whole body several times, so this copies runs
     // of ordinary characters whole and decodes only the bytes that may start a
     // special character: ASCII controls and space, and the lead bytes of the
-    // non-ASCII whitespace (U+0085, U+00A0, U+1680, U+2000–U+205F, U+3000)
-    // and of U+FFFE/U+FFFF.
+    // non-ASCII whitespace (U+0085, U+00A0, U+1680, U+2000–U+205F, U+3000),
+    // of the bidi controls (U+202A–U+202E, U+2066–U+2069) and of U+FEFF,
+    // U+FFFE and U+FFFF.
     let bytes = s.as_bytes();
     let mut out = String::with_capacity(s.len());
     let mut space_pending = false;
@@ -41,7 +49,7 @@ pub fn fold_whitespace(s: &str) -> String {
             .and_then(|rest| rest.chars().next())
             .unwrap_or(' ');
         let whitespace = c.is_whitespace();
-        if !whitespace && !is_xml_forbidden(c) {
+        if !whitespace && !is_removed(c) {
             i += c.len_utf8();
             continue;
         }
@@ -66,8 +74,11 @@ pub fn fold_whitespace(s: &str) -> String {
 }
 
 /// The bytes [`fold_whitespace`] decodes: ASCII controls and space, and the
-/// lead bytes of U+0085 and U+00A0 (C2), U+1680 (E1), U+2000–U+205F (E2),
-/// U+3000 (E3) and U+FFFE/U+FFFF (EF). One load per byte, whatever the script.
+/// lead bytes of U+0085 and U+00A0 (C2), U+1680 (E1), U+2000–U+205F and the
+/// bidi controls U+202A–U+202E and U+2066–U+2069 (E2), U+3000 (E3) and
+/// U+FEFF, U+FFFE and U+FFFF (EF): every whitespace character and every one
+/// [`xml_safe`] changes (a test checks both). One load per byte, whatever the
+/// script.
 static MAY_START_SPECIAL: [bool; 256] = {
     let mut table = [false; 256];
     let mut b = 0;
@@ -83,14 +94,16 @@ static MAY_START_SPECIAL: [bool; 256] = {
     table
 };
 
-/// [`fold_whitespace`] for text with an ESC in it, character by character.
-fn fold_whitespace_escapes(s: &str) -> String {
+/// [`fold_whitespace`] the plain way, character by character: what the fast
+/// loop must agree with.
+#[cfg(test)]
+fn fold_reference(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut space_pending = false;
-    for c in without_terminal_escapes(s) {
+    for c in xml_safe(s).chars() {
         if c.is_whitespace() {
             space_pending = true;
-        } else if !is_xml_forbidden(c) {
+        } else {
             if space_pending && !out.is_empty() {
                 out.push(' ');
             }
@@ -119,7 +132,9 @@ pub(super) fn plain_paragraphs(text: &str) -> impl Iterator<Item = String> + '_ 
                 }
                 any_line = true;
                 paragraph.push_str(line);
-                paragraph.push(' ');
+                // A line end, not a space: an escape sequence cut short at the
+                // end of a line must end there, as it does in the whole text.
+                paragraph.push('\n');
             }
             if !any_line {
                 return None;
@@ -168,15 +183,25 @@ mod tests {
             "a", "x y", "é", "中", "ي", "😀", " ", "  ", "\t", "\n", "\r\n", "\u{85}", "\u{A0}",
             "\u{1680}", "\u{2003}", "\u{200B}", "\u{2028}", "\u{202F}", "\u{205F}", "\u{3000}",
             "\u{3001}", "\u{0}", "\u{1}", "\u{B}", "\u{C}", "\u{1F}", "\u{7F}", "\u{FFFD}",
-            "\u{FFFE}", "\u{FFFF}", "\u{E000}",
+            "\u{FFFE}", "\u{FFFF}", "\u{E000}", "\u{202A}", "\u{202E}", "\u{2066}", "\u{2069}",
+            "\u{200E}", "\u{200F}", "\u{61C}", "\u{FEFF}", "\x1b", "\x1b[", "\x1b[1;3", "m",
         ];
         for a in pieces {
             for b in pieces {
                 for c in pieces {
                     let s = format!("{a}{b}{c}{a}");
-                    assert_eq!(fold_whitespace(&s), fold_whitespace_escapes(&s), "{s:?}");
+                    assert_eq!(fold_whitespace(&s), fold_reference(&s), "{s:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_table_knows_every_character_the_loop_must_see() {
+        let mut utf8 = [0; 4];
+        for c in ('\0'..=char::MAX).filter(|&c| c.is_whitespace() || is_removed(c)) {
+            let lead = c.encode_utf8(&mut utf8).as_bytes()[0];
+            assert!(MAY_START_SPECIAL[usize::from(lead)], "{c:?}");
         }
     }
 
@@ -198,11 +223,22 @@ mod tests {
     fn text_paragraphs_split_on_blank_lines_only() {
         let body =
             "\r\n  \n Satu baris\r\ndua baris\rtiga \n \t \u{3000}\n\n\nParagraf\u{A0}kedua  \n";
-        let clean = clean_body(body, Markup::Text, &Boilerplate::default());
+        let clean = clean_body(body, Markup::Text, &Boilerplate::default(), None);
         assert_eq!(clean.text, "Satu baris dua baris tiga\n\nParagraf kedua");
         assert_eq!(
             clean.html,
             "<p>Satu baris dua baris tiga</p>\n<p>Paragraf kedua</p>"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn fast_folding_matches_the_reference(s in crate::text::strategies::nasty_text(24)) {
+            let folded = fold_whitespace(&s);
+            proptest::prop_assert_eq!(&folded, &fold_reference(&s));
+            proptest::prop_assert_eq!(fold_whitespace(&folded), folded);
+        }
     }
 }

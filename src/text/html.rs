@@ -1,14 +1,18 @@
 //! HTML bodies: the sanitizer's configuration, and the top-level items of its output that boilerplate is judged by.
 
 use std::collections::{HashMap, HashSet};
-use std::ops::Range;
 use std::sync::LazyLock;
 
 use super::CleanBody;
 use super::boilerplate::Boilerplate;
 use super::fold::fold_whitespace;
-use super::tokens::{Token, is_block, is_void, tokenize};
-use super::xml::{push_escaped_html, xml_legal};
+use super::items::{
+    Item, ItemKind, contains_image, drops_item, text_paragraphs, top_level_items, unwrap_wrappers,
+    write_tokens,
+};
+use super::links::{URL_SCHEMES, resolve_links};
+use super::tokens::{Token, tokenize};
+use super::xml::xml_safe;
 
 /// Tags a news article needs; anything else is unwrapped (its text kept).
 ///
@@ -78,7 +82,7 @@ pub(super) const RENAMED_TAGS: &[(&str, &str)] = &[
 ];
 
 /// Attributes worth keeping: links, images and machine-readable dates, nothing that styles or scripts.
-const ALLOWED_ATTRIBUTES: &[(&str, &[&str])] = &[
+pub(super) const ALLOWED_ATTRIBUTES: &[(&str, &[&str])] = &[
     ("a", &["href", "title", "hreflang"]),
     ("img", &["src", "alt", "width", "height"]),
     ("time", &["datetime"]),
@@ -86,9 +90,6 @@ const ALLOWED_ATTRIBUTES: &[(&str, &[&str])] = &[
     ("td", &["colspan", "rowspan"]),
     ("th", &["colspan", "rowspan"]),
 ];
-
-/// Schemes a reader may follow; `javascript:`, `data:` and the like lose their attribute.
-const URL_SCHEMES: &[&str] = &["http", "https", "mailto"];
 
 /// Elements removed with everything inside them: code, and page furniture (share
 /// buttons, icons, forms) whose text would otherwise leak into the article.
@@ -139,21 +140,49 @@ pub fn plain_text(snippet: &str) -> String {
 
 /// `html` made XML-legal, then through the sanitizer.
 fn sanitize(html: &str) -> String {
-    SANITIZER.clean(&xml_legal(html)).to_string()
+    SANITIZER.clean(&xml_safe(html)).to_string()
 }
 
-/// An HTML body: sanitized, cut into top-level items, boilerplate dropped along
-/// with the padding it leaves at either end.
-pub(super) fn clean_html_body(body: &str, boilerplate: &Boilerplate) -> CleanBody {
+/// An HTML body: sanitized, its URLs resolved against `base` (the page it is
+/// published on), cut into top-level items, boilerplate dropped along with the
+/// padding it leaves at either end.
+pub(super) fn clean_html_body(
+    body: &str,
+    boilerplate: &Boilerplate,
+    base: Option<&url::Url>,
+) -> CleanBody {
     let sanitized = sanitize(body);
-    let tokens = unwrap_wrappers(tokenize(&sanitized));
-    let mut kept: Vec<Item> = top_level_items(&tokens)
-        .into_iter()
-        .filter(|item| {
-            item.kind == ItemKind::Break
-                || !drops_item(&tokens[item.range.clone()], item.kind, boilerplate)
-        })
-        .collect();
+    let mut tokens = unwrap_wrappers(resolve_links(tokenize(&sanitized), base));
+    let items = top_level_items(&tokens);
+    // A block dropped from between two runs of text kept them apart; without
+    // it they would run together ("x<p>Share:</p>y" is not "xy"), so a `<br>`
+    // takes its place, which reads again as the same break.
+    let br = tokens.len();
+    tokens.push(Token::Start {
+        name: "br".to_owned(),
+        attributes: Vec::new(),
+    });
+    let mut kept: Vec<Item> = Vec::with_capacity(items.len());
+    let mut dropped = false;
+    for item in items {
+        if item.kind != ItemKind::Break
+            && drops_item(&tokens[item.range.clone()], item.kind, boilerplate)
+        {
+            dropped = true;
+            continue;
+        }
+        if dropped
+            && item.kind == ItemKind::Run
+            && kept.last().is_some_and(|last| last.kind == ItemKind::Run)
+        {
+            kept.push(Item {
+                kind: ItemKind::Break,
+                range: br..br + 1,
+            });
+        }
+        dropped = false;
+        kept.push(item);
+    }
     // Whatever boilerplate leaves behind at either end (the `<br>` after "Share:",
     // blank runs) would only push the article down or pad it.
     let is_padding = |item: &Item| {
@@ -183,223 +212,6 @@ pub(super) fn clean_html_body(body: &str, boilerplate: &Boilerplate) -> CleanBod
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ItemKind {
-    /// A block element with everything inside it.
-    Block,
-    /// A top-level `<br>`.
-    Break,
-    /// Consecutive top-level text and inline elements.
-    Run,
-}
-
-/// A top-level node (or run of nodes) of the body: the unit boilerplate is judged by.
-#[derive(Debug, Clone)]
-struct Item {
-    kind: ItemKind,
-    range: Range<usize>,
-}
-
-/// The body's top-level blocks, breaks and text runs, in order.
-fn top_level_items(tokens: &[Token]) -> Vec<Item> {
-    let mut items: Vec<Item> = Vec::new();
-    let mut i = 0;
-    while i < tokens.len() {
-        let (kind, end) = match &tokens[i] {
-            Token::Start { name, .. } if name == "br" => (ItemKind::Break, i + 1),
-            Token::Start { name, .. } if is_void(name) => (
-                if is_block(name) {
-                    ItemKind::Block
-                } else {
-                    ItemKind::Run
-                },
-                i + 1,
-            ),
-            Token::Start { name, .. } => {
-                let kind = if is_block(name) {
-                    ItemKind::Block
-                } else {
-                    ItemKind::Run
-                };
-                (kind, subtree_end(tokens, i))
-            }
-            Token::Text(_) => (ItemKind::Run, i + 1),
-            // A stray end tag at the top level closes nothing: leave it out.
-            Token::End { .. } => {
-                i += 1;
-                continue;
-            }
-        };
-        match items.last_mut() {
-            Some(last)
-                if kind == ItemKind::Run && last.kind == ItemKind::Run && last.range.end == i =>
-            {
-                last.range.end = end;
-            }
-            _ => items.push(Item {
-                kind,
-                range: i..end,
-            }),
-        }
-        i = end;
-    }
-    items
-}
-
-/// One past the end tag matching the start tag at `start` (or the end of the tokens).
-fn subtree_end(tokens: &[Token], start: usize) -> usize {
-    let mut depth = 0usize;
-    for (i, token) in tokens.iter().enumerate().skip(start) {
-        match token {
-            Token::Start { name, .. } if !is_void(name) => depth += 1,
-            Token::End { name } if !is_void(name) => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return i + 1;
-                }
-            }
-            _ => {}
-        }
-    }
-    tokens.len()
-}
-
-/// True when a top-level block or text run is boilerplate, or an empty block (`<p>&nbsp;</p>`) that only adds space.
-fn drops_item(tokens: &[Token], kind: ItemKind, boilerplate: &Boilerplate) -> bool {
-    let text = text_paragraphs(tokens).join(" ");
-    if text.is_empty() {
-        let is_void = matches!(tokens.first(), Some(Token::Start { name, .. }) if is_void(name));
-        return kind == ItemKind::Block && !is_void && !contains_image(tokens);
-    }
-    boilerplate.drops(&text)
-}
-
-/// Whether an image is among `tokens`: an item with one is never empty.
-fn contains_image(tokens: &[Token]) -> bool {
-    tokens
-        .iter()
-        .any(|token| matches!(token, Token::Start { name, .. } if name == "img"))
-}
-
-/// `tokens` without the tags of `div`s that hold only blocks.
-///
-/// CMS bodies often come wrapped (`<div class="article-body">…</div>`); the
-/// paragraphs inside must be top-level for the boilerplate rules to see them. Such a
-/// wrapper adds nothing once its attributes are gone: its children are blocks, so no
-/// boundary is lost. A `div` with loose text in it stays, or that text would run into
-/// what follows.
-fn unwrap_wrappers(tokens: Vec<Token>) -> Vec<Token> {
-    /// An open element: where it starts, and whether every child so far is a block.
-    struct Open {
-        start: usize,
-        is_div: bool,
-        only_blocks: bool,
-    }
-    let mut stack: Vec<Open> = Vec::new();
-    let mut unwrapped = vec![false; tokens.len()];
-    for (i, token) in tokens.iter().enumerate() {
-        match token {
-            Token::Text(text) => {
-                if let Some(parent) = stack.last_mut()
-                    && !text.chars().all(char::is_whitespace)
-                {
-                    parent.only_blocks = false;
-                }
-            }
-            Token::Start { name, .. } => {
-                if let Some(parent) = stack.last_mut()
-                    && !is_block(name)
-                {
-                    parent.only_blocks = false;
-                }
-                if !is_void(name) {
-                    stack.push(Open {
-                        start: i,
-                        is_div: name == "div",
-                        only_blocks: true,
-                    });
-                }
-            }
-            Token::End { name } => {
-                if is_void(name) {
-                    continue;
-                }
-                if let Some(open) = stack.pop()
-                    && open.is_div
-                    && open.only_blocks
-                    && name == "div"
-                {
-                    if let Some(start) = unwrapped.get_mut(open.start) {
-                        *start = true;
-                    }
-                    if let Some(end) = unwrapped.get_mut(i) {
-                        *end = true;
-                    }
-                }
-            }
-        }
-    }
-    tokens
-        .into_iter()
-        .zip(unwrapped)
-        .filter_map(|(token, unwrapped)| (!unwrapped).then_some(token))
-        .collect()
-}
-
-/// Paragraphs of plain text in `tokens`: blocks and `<br>` break paragraphs, table cells are spaced apart.
-fn text_paragraphs(tokens: &[Token]) -> Vec<String> {
-    let mut paragraphs = Vec::new();
-    let mut current = String::new();
-    let mut flush = |current: &mut String| {
-        let folded = fold_whitespace(current);
-        if !folded.is_empty() {
-            paragraphs.push(folded);
-        }
-        current.clear();
-    };
-    for token in tokens {
-        match token {
-            Token::Text(text) => current.push_str(text),
-            Token::Start { name, .. } | Token::End { name } if is_block(name) || name == "br" => {
-                flush(&mut current);
-            }
-            Token::Start { name, .. } | Token::End { name } if name == "td" || name == "th" => {
-                current.push(' ');
-            }
-            _ => {}
-        }
-    }
-    flush(&mut current);
-    paragraphs
-}
-
-/// Serializes tokens back to HTML, escaping every text and attribute value afresh
-/// (so `>` is always escaped and `]]>` can never appear).
-fn write_tokens(tokens: &[Token], out: &mut String) {
-    for token in tokens {
-        match token {
-            Token::Start { name, attributes } => {
-                out.push('<');
-                out.push_str(name);
-                for (attribute, value) in attributes {
-                    out.push(' ');
-                    out.push_str(attribute);
-                    out.push_str("=\"");
-                    push_escaped_html(out, value);
-                    out.push('"');
-                }
-                out.push('>');
-            }
-            Token::End { name } => {
-                out.push_str("</");
-                out.push_str(name);
-                out.push('>');
-            }
-            Token::Text(text) => push_escaped_html(out, text),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,23 +222,23 @@ mod tests {
     fn html_boilerplate_paragraphs_are_dropped() {
         let boilerplate = Boilerplate::new(["Share:", "Bagikan:"], [DISCLAIMER]);
         let body = "<p>Share:</p>\n<p>Berita <b>utama</b>.</p>\n<p>The English, Chinese, Japanese, Arabic, and French versions are automatically generated by the AI. So there may</p>";
-        let clean = clean_body(body, Markup::Html, &boilerplate);
+        let clean = clean_body(body, Markup::Html, &boilerplate, None);
         assert_eq!(clean.html, "<p>Berita <b>utama</b>.</p>");
         assert_eq!(clean.text, "Berita utama.");
 
         // Top-level text runs count too, and the breaks they leave behind go with them.
         let body = "<strong>Bagikan:</strong><br><br>Isi berita.<br>Baris kedua.";
-        let clean = clean_body(body, Markup::Html, &boilerplate);
+        let clean = clean_body(body, Markup::Html, &boilerplate, None);
         assert_eq!(clean.html, "Isi berita.<br>Baris kedua.");
         assert_eq!(clean.text, "Isi berita.\n\nBaris kedua.");
 
         // Wrappers holding only blocks are unwrapped, so their paragraphs are judged alone.
         let body =
             "<div class=\"article\">\n<section>\n<p>Share:</p>\n<p>Isi.</p>\n</section>\n</div>";
-        let clean = clean_body(body, Markup::Html, &boilerplate);
+        let clean = clean_body(body, Markup::Html, &boilerplate, None);
         assert_eq!(clean.html, "<p>Isi.</p>");
         let body = "<div><p>Share:</p><p>Isi.</p>lepas</div><div><div>Dua</div></div>";
-        let clean = clean_body(body, Markup::Html, &boilerplate);
+        let clean = clean_body(body, Markup::Html, &boilerplate, None);
         assert_eq!(
             clean.html,
             "<div><p>Share:</p><p>Isi.</p>lepas</div><div>Dua</div>"
@@ -434,7 +246,7 @@ mod tests {
 
         // Inside a block, a paragraph is not top-level: the block is judged as a whole.
         let body = "<blockquote><p>Share:</p><p>Kutipan.</p></blockquote>";
-        let clean = clean_body(body, Markup::Html, &boilerplate);
+        let clean = clean_body(body, Markup::Html, &boilerplate, None);
         assert_eq!(clean.text, "Share:\n\nKutipan.");
     }
 
@@ -453,7 +265,7 @@ mod tests {
             "<button>Share on X</button>",
             "<time datetime=\"2021-12-30\">30 Desember</time>",
         );
-        let clean = clean_body(body, Markup::Html, &Boilerplate::default());
+        let clean = clean_body(body, Markup::Html, &Boilerplate::default(), None);
         assert_eq!(
             clean.html,
             concat!(
@@ -499,7 +311,7 @@ mod tests {
             "<section><p>Dalam</p></section><hr>",
             "<p>Tidak <b>ditutup <i>miring</p>lalu",
         );
-        let clean = clean_body(body, Markup::Html, &Boilerplate::default());
+        let clean = clean_body(body, Markup::Html, &Boilerplate::default(), None);
         assert_eq!(
             clean.text,
             "Judul\n\nTeks lepas\n\nA\n\nB\n\nsatu\n\ndua\n\nKota Suhu\n\nJakarta 31\n\nBaris\n\nbaru & <tag> é é 中 \"kutip\"\n\nDalam\n\nTidak ditutup miring\n\nlalu"
@@ -520,7 +332,7 @@ mod tests {
     #[test]
     fn markup_characters_survive_as_text() {
         let text_body = "Kode ]]> & <b> itu teks, 1 < 2 > 0 \"ya\" 'tidak'";
-        let clean = clean_body(text_body, Markup::Text, &Boilerplate::default());
+        let clean = clean_body(text_body, Markup::Text, &Boilerplate::default(), None);
         assert_eq!(clean.text, text_body);
         assert_eq!(
             clean.html,
@@ -528,7 +340,7 @@ mod tests {
         );
 
         for html_body in ["<p>AT&T ]]> 1 < 2</p>", "<p>AT&amp;T ]]&gt; 1 &lt; 2</p>"] {
-            let clean = clean_body(html_body, Markup::Html, &Boilerplate::default());
+            let clean = clean_body(html_body, Markup::Html, &Boilerplate::default(), None);
             assert_eq!(clean.text, "AT&T ]]> 1 < 2");
             assert_eq!(clean.html, "<p>AT&amp;T ]]&gt; 1 &lt; 2</p>");
         }
@@ -537,6 +349,7 @@ mod tests {
             "<a href=\"https://e.example/]]>\" title='a\"b]]>'>x</a>",
             Markup::Html,
             &Boilerplate::default(),
+            None,
         );
         assert!(!clean.html.contains("]]>"), "{}", clean.html);
         assert!(
@@ -567,5 +380,25 @@ mod tests {
         );
         assert_eq!(plain_text(""), "");
         assert_eq!(plain_text("<p> </p>"), "");
+    }
+
+    #[test]
+    fn cleaning_its_own_output_changes_nothing() {
+        let boilerplate = Boilerplate::new(["Share:"], std::iter::empty::<&str>());
+        let cases = [
+            // A dropped block between two runs leaves a break, not glued words.
+            ("x<p>Share:</p>y", "x<br>y"),
+            ("<table><table>x</table>y</table>", "x<br>y"),
+            // A line feed that starts a `<pre>` survives the next parser.
+            ("<pre><img>\n0</pre>", "<pre>\n\n0</pre>"),
+            ("<pre>\n\nx</pre>", "<pre>\n\nx</pre>"),
+            ("<pre>\n  keep</pre>", "<pre>  keep</pre>"),
+        ];
+        for (body, html) in cases {
+            let clean = clean_body(body, Markup::Html, &boilerplate, None);
+            assert_eq!(clean.html, html, "{body:?}");
+            let again = clean_body(&clean.html, Markup::Html, &boilerplate, None);
+            assert_eq!(again, clean, "{body:?}");
+        }
     }
 }

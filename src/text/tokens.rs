@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::html::RENAMED_TAGS;
-use super::xml::xml_legal;
+use super::xml::xml_safe;
 
 /// One piece of sanitized HTML, as ammonia serializes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub(super) fn tokenize(html: &str) -> Vec<Token> {
         match parse_tag(html, lt) {
             Some((token, next)) => {
                 push_text(&mut tokens, html.get(text_start..lt).unwrap_or(""));
-                tokens.extend(normalize(token));
+                tokens.push(normalize(token));
                 pos = next;
                 text_start = next;
             }
@@ -51,36 +51,26 @@ pub(super) fn tokenize(html: &str) -> Vec<Token> {
     tokens
 }
 
-/// Renames structural tags to the article set and drops images left without a
-/// source (ammonia removes a `data:` or `javascript:` one, not the `<img>`).
-fn normalize(token: Token) -> Option<Token> {
+/// Renames structural tags to the article set.
+fn normalize(token: Token) -> Token {
     let rename = |name: String| match RENAMED_TAGS.iter().find(|(from, _)| *from == name) {
         Some((_, to)) => (*to).to_owned(),
         None => name,
     };
     match token {
-        Token::Start { name, attributes } => {
-            if name == "img"
-                && !attributes
-                    .iter()
-                    .any(|(attribute, value)| attribute == "src" && !value.is_empty())
-            {
-                return None;
-            }
-            Some(Token::Start {
-                name: rename(name),
-                attributes,
-            })
-        }
-        Token::End { name } => Some(Token::End { name: rename(name) }),
-        text @ Token::Text(_) => Some(text),
+        Token::Start { name, attributes } => Token::Start {
+            name: rename(name),
+            attributes,
+        },
+        Token::End { name } => Token::End { name: rename(name) },
+        text @ Token::Text(_) => text,
     }
 }
 
 /// Appends `raw` as a text token, decoded and made XML-legal, unless it is empty.
 fn push_text(tokens: &mut Vec<Token>, raw: &str) {
     if !raw.is_empty() {
-        tokens.push(Token::Text(xml_legal(&decode_entities(raw)).into_owned()));
+        tokens.push(Token::Text(xml_safe(&decode_entities(raw)).into_owned()));
     }
 }
 
@@ -156,7 +146,7 @@ fn parse_tag(html: &str, lt: usize) -> Option<(Token, usize)> {
                     html.get(value_start..i)?
                 }
             };
-            value = xml_legal(&decode_entities(raw)).into_owned();
+            value = xml_safe(&decode_entities(raw)).into_owned();
         }
         attributes.push((attr_name, value));
     }
@@ -315,9 +305,9 @@ mod tests {
     }
 
     #[test]
-    fn structural_tags_are_renamed_and_sourceless_images_dropped() {
+    fn structural_tags_are_renamed() {
         assert_eq!(
-            tokenize("<h1>T</h1><section>x</section><img alt=\"a\"><img src=\"\">"),
+            tokenize("<h1>T</h1><section>x</section><img alt=\"a\">"),
             vec![
                 start("h2", &[]),
                 text("T"),
@@ -325,6 +315,7 @@ mod tests {
                 start("div", &[]),
                 text("x"),
                 end("div"),
+                start("img", &[("alt", "a")]),
             ]
         );
     }
