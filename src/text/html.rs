@@ -92,10 +92,12 @@ pub(super) const ALLOWED_ATTRIBUTES: &[(&str, &[&str])] = &[
 ];
 
 /// Elements removed with everything inside them: code, and page furniture (share
-/// buttons, icons, forms) whose text would otherwise leak into the article.
+/// buttons, icons, forms) whose text would otherwise leak into the article; and
+/// `noscript`, whose markup the sanitizer reads as text, so readers would see
+/// its tags written out.
 const DROPPED_WITH_CONTENT: &[&str] = &[
-    "script", "style", "template", "iframe", "noembed", "noframes", "object", "svg", "button",
-    "select", "textarea", "title",
+    "script", "style", "template", "iframe", "noembed", "noframes", "noscript", "object", "svg",
+    "button", "select", "textarea", "title",
 ];
 
 /// Every link leaves the feed with no opener and no referrer.
@@ -263,6 +265,7 @@ mod tests {
             "<img src=\"javascript:x()\">",
             "<iframe src=\"https://evil.example/\">fallback</iframe>",
             "<button>Share on X</button>",
+            "<noscript><img src=\"https://kabar.example/lazy.jpg\"></noscript>",
             "<time datetime=\"2021-12-30\">30 Desember</time>",
         );
         let clean = clean_body(body, Markup::Html, &Boilerplate::default(), None);
