@@ -11,7 +11,7 @@ use common::{Site, raw, request, start};
 use hyper::StatusCode;
 use kabar::article::Article;
 use kabar::store::{
-    ArticleStore, Change, ChangeLog, FeedQuery, FeedRow, IfMatch, StoreError, Touched,
+    ArticleStore, Change, ChangeLog, FeedQuery, FeedRow, IfMatch, Seek, StoreError, Touched,
 };
 
 const FEED: &str = "/fr/rss.xml";
@@ -384,6 +384,12 @@ impl ArticleStore for FlakyStore {
             return Err(StoreError::Task("the database is away".into()));
         }
         self.inner.feed_rows(query).await
+    }
+    async fn published_near(&self, lang: String, seek: Seek) -> Result<Option<i64>, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Task("the database is away".into()));
+        }
+        self.inner.published_near(lang, seek).await
     }
     async fn put_articles(&self, articles: Vec<Article>) -> Result<Touched, StoreError> {
         self.inner.put_articles(articles).await
