@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use crate::config::{Config, Language, Section};
-use crate::feed::{self, History, archive};
+use crate::feed::archive::{self, MonthArchive};
+use crate::feed::{self, History};
 use crate::render;
 use crate::serve::headers;
 use crate::serve::pages::PageFile;
@@ -28,12 +29,20 @@ pub enum BuildError {
     /// feed holds it. Not a failure: nothing stale is served for it.
     #[error("the archive of {0} is not closed yet")]
     NotArchived(Month),
+    /// The language has no item in the month, so no archive: an empty one
+    /// would be a document about nothing, and one per month since 1970 is
+    /// what a crawler would otherwise make the cache hold.
+    #[error("no item was published in {0}")]
+    EmptyMonth(Month),
 }
 
 impl BuildError {
     /// Whether the resource does not exist, as opposed to failing to build.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, BuildError::Unknown | BuildError::NotArchived(_))
+        matches!(
+            self,
+            BuildError::Unknown | BuildError::NotArchived(_) | BuildError::EmptyMonth(_)
+        )
     }
 }
 
@@ -89,14 +98,16 @@ impl<S: ArticleStore> Builder<S> {
             }
             Resource::Archive { lang, month } => {
                 let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
-                let Some(found) =
-                    archive::month_rows(&*self.store, &config, language.code(), month).await?
-                else {
-                    return Err(BuildError::NotArchived(month));
+                let found = match archive::month_rows(&*self.store, &config, language.code(), month)
+                    .await?
+                {
+                    MonthArchive::Rows(found) => found,
+                    MonthArchive::NotClosed => return Err(BuildError::NotArchived(month)),
+                    MonthArchive::Empty => return Err(BuildError::EmptyMonth(month)),
                 };
                 self.blocking(move || {
                     let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
-                    let feed = archive::build(&config, language, month, found.prev, &found.rows);
+                    let feed = archive::build(&config, language, month, &found);
                     represent(&config, &feed, Format::Atom)
                 })
                 .await

@@ -1,0 +1,222 @@
+//! Monthly archives over real HTTP (RFC 5005 §4): which months have one, the
+//! `prev-archive`, `next-archive` and `current` links between them and the
+//! subscription feed, and what an archive document holds.
+
+mod common;
+
+use common::{AUTH, Site, TestServer, send};
+use hyper::StatusCode;
+use kabar::SqliteStore;
+use serde_json::{Value, json};
+
+/// The public URL the bundled configuration names.
+const BASE: &str = "http://127.0.0.1:8080";
+
+/// An article published at `published` (RFC 3339) in Indonesian and `langs`,
+/// each version titled `title`.
+fn article(id: &str, published: &str, langs: &[&str], title: &str) -> Value {
+    let mut versions = serde_json::Map::new();
+    for lang in std::iter::once(&"id").chain(langs) {
+        let translation = if *lang == "id" { "original" } else { "machine" };
+        versions.insert(
+            (*lang).to_owned(),
+            json!({"translation": translation, "title": title, "body": format!("{title}.\n\nParagraf.")}),
+        );
+    }
+    json!({
+        "id": id,
+        "section": "national",
+        "published": published,
+        "authors": [{"name": "Desk Arsip"}],
+        "versions": versions,
+    })
+}
+
+/// Creates `article`, which must be new.
+async fn create(server: &TestServer<SqliteStore>, article: &Value) {
+    let path = format!("/api/v1/articles/{}", article["id"].as_str().unwrap());
+    let headers = [AUTH, ("content-type", "application/json")];
+    let res = send(server.addr, "PUT", &path, &headers, article.to_string()).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text());
+}
+
+fn item(lang: &str, id: &str) -> String {
+    format!("tag:kabar.example,2026:{lang}/{id}")
+}
+
+/// The `href`s of the feed-level links of `rel` in an Atom document.
+fn links(xml: &str, rel: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    doc.root_element()
+        .children()
+        .filter(|n| n.has_tag_name("link") && n.attribute("rel") == Some(rel))
+        .filter_map(|n| n.attribute("href").map(str::to_owned))
+        .collect()
+}
+
+/// The one link of `rel`, or `None`; more than one is an error.
+fn link(xml: &str, rel: &str) -> Option<String> {
+    let mut found = links(xml, rel);
+    assert!(found.len() <= 1, "{rel}: {found:?}");
+    found.pop()
+}
+
+fn archive_url(lang: &str, month: &str) -> String {
+    format!("{BASE}/{lang}/archive/{month}/atom.xml")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closed_months_are_archived_and_linked_from_the_subscription_feed() {
+    let server = Site::new().serve_api().await;
+    // The demo articles are all from November 2026: nothing is closed yet.
+    let atom = server.get("/fr/atom.xml").await.text();
+    assert!(links(&atom, "prev-archive").is_empty());
+    assert_eq!(
+        server.get("/fr/archive/2026-11/atom.xml").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let fr = ["fr"];
+    create(
+        &server,
+        &article(
+            "arsip-oktober",
+            "2026-10-15T10:00:00+07:00",
+            &fr,
+            "Un article d’octobre",
+        ),
+    )
+    .await;
+    create(
+        &server,
+        &article(
+            "arsip-september",
+            "2026-09-02T08:00:00+07:00",
+            &fr,
+            "Un article de septembre",
+        ),
+    )
+    .await;
+    // 20:00 UTC on October 31st is already November 1st in Jakarta.
+    create(
+        &server,
+        &article(
+            "arsip-batas",
+            "2026-10-31T20:00:00Z",
+            &fr,
+            "Déjà novembre à Jakarta",
+        ),
+    )
+    .await;
+
+    let atom = server.get("/fr/atom.xml").await.text();
+    assert_eq!(
+        link(&atom, "prev-archive"),
+        Some(archive_url("fr", "2026-10"))
+    );
+    assert_eq!(link(&atom, "next-archive"), None);
+
+    let res = server.get("/fr/archive/2026-10/atom.xml").await;
+    assert_eq!(res.status, StatusCode::OK);
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/atom+xml; charset=utf-8")
+    );
+    assert_eq!(
+        res.header("cache-control"),
+        Some("public, max-age=86400, stale-if-error=86400")
+    );
+    // Archives are answered from the shared cache each time, header fields
+    // built per answer: a revalidation gets a 304 with the validators and the
+    // archive's caching field, and none of the representation's metadata.
+    let etag = res.header("etag").expect("an archive's ETag");
+    let not_modified = server
+        .get_with("/fr/archive/2026-10/atom.xml", &[("if-none-match", etag)])
+        .await;
+    assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(not_modified.header("etag"), Some(etag));
+    assert_eq!(
+        not_modified.header("cache-control"),
+        Some("public, max-age=86400, stale-if-error=86400")
+    );
+    assert_eq!(not_modified.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(not_modified.header("content-type"), None);
+    assert_eq!(not_modified.header("last-modified"), None);
+    assert_eq!(not_modified.header("link"), None);
+    let xml = res.text();
+    common::assert_well_formed_xml(xml.as_bytes());
+    assert!(
+        xml.contains("<fh:archive/>") || xml.contains("<fh:archive></fh:archive>"),
+        "{xml}"
+    );
+    assert!(xml.contains("xmlns:fh=\"http://purl.org/syndication/history/1.0\""));
+    assert_eq!(links(&xml, "current"), [format!("{BASE}/fr/atom.xml")]);
+    assert_eq!(links(&xml, "self"), [archive_url("fr", "2026-10")]);
+    assert_eq!(
+        link(&xml, "prev-archive"),
+        Some(archive_url("fr", "2026-09"))
+    );
+    // The newest archive: what follows it is the subscription feed, `current`.
+    assert_eq!(link(&xml, "next-archive"), None);
+    let ids: Vec<String> = common::parse_feed(xml.as_bytes())
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, [item("fr", "arsip-oktober")]);
+
+    let xml = server.get("/fr/archive/2026-09/atom.xml").await.text();
+    assert_eq!(link(&xml, "prev-archive"), None);
+    assert_eq!(
+        link(&xml, "next-archive"),
+        Some(archive_url("fr", "2026-10"))
+    );
+    let ids: Vec<String> = common::parse_feed(xml.as_bytes())
+        .entries
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(ids, [item("fr", "arsip-september")]);
+
+    // A correction to an old article reaches its archive.
+    let corrected = article(
+        "arsip-oktober",
+        "2026-10-15T10:00:00+07:00",
+        &fr,
+        "Un article d’octobre, corrigé",
+    );
+    let res = send(
+        server.addr,
+        "PUT",
+        "/api/v1/articles/arsip-oktober",
+        &[AUTH, ("content-type", "application/json")],
+        corrected.to_string(),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let feed = common::parse_feed(&server.get("/fr/archive/2026-10/atom.xml").await.body);
+    assert_eq!(
+        feed.entries[0].title.as_ref().unwrap().content,
+        "Un article d’octobre, corrigé"
+    );
+
+    for (path, status) in [
+        ("/fr/archive/2026-11/atom.xml", StatusCode::NOT_FOUND),
+        ("/fr/archive/2027-01/atom.xml", StatusCode::NOT_FOUND),
+        ("/fr/archive/2026-13/atom.xml", StatusCode::NOT_FOUND),
+        ("/xx/archive/2026-10/atom.xml", StatusCode::NOT_FOUND),
+        ("/fr/archive/2026-10/rss.xml", StatusCode::NOT_FOUND),
+        // Before the first item, and a closed month without items.
+        ("/fr/archive/2025-01/atom.xml", StatusCode::NOT_FOUND),
+        ("/fr/archive/1970-01/atom.xml", StatusCode::NOT_FOUND),
+        ("/fr/archive/2026-08/atom.xml", StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(server.get(path).await.status, status, "{path}");
+    }
+    let res = server.get("/fr/archive/1970-01/atom.xml").await;
+    assert_eq!(
+        res.text(),
+        "404 Not Found: no item was published in 1970-01.\n"
+    );
+    server.stop().await;
+}
