@@ -4,6 +4,9 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Datelike, Utc};
 use common::{AUTH, Site, TestServer, send};
 use hyper::StatusCode;
 use kabar::SqliteStore;
@@ -63,6 +66,27 @@ fn link(xml: &str, rel: &str) -> Option<String> {
 
 fn archive_url(lang: &str, month: &str) -> String {
     format!("{BASE}/{lang}/archive/{month}/atom.xml")
+}
+
+/// `YYYY-MM` of `time` in the site's zone (Asia/Jakarta).
+fn month_of(time: DateTime<Utc>) -> String {
+    let local = time.with_timezone(&chrono_tz::Asia::Jakarta);
+    format!("{:04}-{:02}", local.year(), local.month())
+}
+
+/// Every month from `first` to `last` (as `(year, month)`), as `YYYY-MM`.
+fn months(first: (i32, u32), last: (i32, u32)) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut year, mut month) = first;
+    while (year, month) <= last {
+        out.push(format!("{year:04}-{month:02}"));
+        (year, month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -217,6 +241,101 @@ async fn closed_months_are_archived_and_linked_from_the_subscription_feed() {
     assert_eq!(
         res.text(),
         "404 Not Found: no item was published in 1970-01.\n"
+    );
+    server.stop().await;
+}
+
+/// Walking `prev-archive` from each language's subscription feed reaches
+/// every closed month with items in that language, each archive's
+/// `next-archive` leads back the way the walk came, and every other month
+/// is not found.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_archive_chain_holds_every_month_with_items_and_no_other() {
+    let server = Site::new().serve_api().await;
+    let articles = [
+        // French and English start in June 2025; Japanese in December.
+        article("arsip-a", "2025-06-15T09:00:00+07:00", &["en", "fr"], "A"),
+        article("arsip-b", "2025-12-20T10:00:00+07:00", &["fr", "ja"], "B"),
+        // Indonesian alone: February is an empty month for every other language.
+        article("arsip-c", "2026-02-10T12:00:00+07:00", &[], "C"),
+        article("arsip-d", "2026-07-01T08:00:00+07:00", &["en", "fr"], "D"),
+        article("arsip-e", "2026-07-20T08:00:00+07:00", &["en", "fr"], "E"),
+        article("arsip-f", "2026-10-31T23:59:00+07:00", &["fr"], "F"),
+    ];
+    let mut d = articles[3].clone();
+    // The older July item was corrected later: the archive's `updated` is the
+    // newest entry's, not the newest-published one's.
+    d["updated"] = json!("2026-08-05T10:00:00+07:00");
+    for article in articles.iter().take(3).chain([&d]).chain(&articles[4..]) {
+        create(&server, article).await;
+    }
+    let expected = |lang: &str| -> Vec<&str> {
+        match lang {
+            "id" => vec!["2026-10", "2026-07", "2026-02", "2025-12", "2025-06"],
+            "en" => vec!["2026-07", "2025-06"],
+            "fr" => vec!["2026-10", "2026-07", "2025-12", "2025-06"],
+            "ja" => vec!["2025-12"],
+            _ => vec![],
+        }
+    };
+
+    let config = server.site().config();
+    for lang in config.language_codes() {
+        let subscription = format!("{BASE}/{lang}/atom.xml");
+        let mut from = subscription.clone();
+        let mut xml = server.get(&format!("/{lang}/atom.xml")).await.text();
+        let mut walked = Vec::new();
+        while let Some(url) = link(&xml, "prev-archive") {
+            assert!(
+                walked.len() < 12,
+                "{lang}: the chain does not end: {walked:?}"
+            );
+            let path = url.strip_prefix(BASE).expect("a URL on this server");
+            let res = server.get(path).await;
+            assert_eq!(res.status, StatusCode::OK, "{url}");
+            xml = res.text();
+            common::assert_well_formed_xml(xml.as_bytes());
+            let month = path.split('/').nth(3).expect("a month").to_owned();
+            // The way back: the archive it came from, none to the subscription feed.
+            let back = (from != subscription).then(|| from.clone());
+            assert_eq!(link(&xml, "next-archive"), back, "{url}");
+            assert_eq!(link(&xml, "current"), Some(subscription.clone()), "{url}");
+            assert_eq!(link(&xml, "self"), Some(url.clone()));
+
+            let feed = common::parse_feed(xml.as_bytes());
+            assert!(!feed.entries.is_empty(), "{url}");
+            let newest = feed.entries.iter().filter_map(|e| e.updated).max();
+            assert_eq!(feed.updated, newest, "{url}: updated is its newest entry's");
+            for entry in &feed.entries {
+                let published = entry.published.expect("published");
+                assert_eq!(month_of(published), month, "{url}: {}", entry.id);
+            }
+            walked.push(month);
+            from = url;
+        }
+        assert_eq!(walked, expected(lang), "{lang}");
+
+        // Every other month is not found: before the first item, empty
+        // closed months, the current month and after it.
+        let archived: BTreeSet<&str> = expected(lang).into_iter().collect();
+        for month in std::iter::once("1970-01".to_owned()).chain(months((2025, 1), (2027, 1))) {
+            let path = format!("/{lang}/archive/{month}/atom.xml");
+            let status = server.get(&path).await.status;
+            let want = if archived.contains(month.as_str()) {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            assert_eq!(status, want, "{path}");
+        }
+    }
+
+    let july = common::parse_feed(&server.get("/fr/archive/2026-07/atom.xml").await.body);
+    let ids: Vec<&str> = july.entries.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, [item("fr", "arsip-e"), item("fr", "arsip-d")]);
+    assert_eq!(
+        july.updated.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2026-08-05T03:00:00+00:00")
     );
     server.stop().await;
 }
