@@ -40,7 +40,8 @@ pub enum MonthArchive {
     Empty,
 }
 
-/// The rows and neighbours of `lang`'s archive for `month`.
+/// The rows and neighbours of `lang`'s archive for `month`. A month without
+/// items, the answer to most of a crawler's requests, costs one index step.
 pub async fn month_rows<S: ArticleStore>(
     store: &S,
     config: &Config,
@@ -48,30 +49,30 @@ pub async fn month_rows<S: ArticleStore>(
     month: Month,
 ) -> Result<MonthArchive, StoreError> {
     let zone = config.site.time_zone;
-    let Some(newest) = store
-        .published_near(lang.to_owned(), Seek::Before(i64::MAX))
-        .await?
-    else {
-        return Ok(MonthArchive::Empty);
-    };
-    let current = Month::of(newest, zone);
-    if month >= current {
-        return Ok(MonthArchive::NotClosed);
-    }
     let range = month.range_ms(zone);
-    let rows = store
-        .feed_rows(query(lang, MAX_ITEMS, range.clone()))
+    let first = store
+        .published_near(lang.to_owned(), Seek::From(range.start))
         .await?;
-    if rows.is_empty() {
+    if first.is_none_or(|first| first >= range.end) {
         return Ok(MonthArchive::Empty);
     }
-    let (prev, next) = tokio::try_join!(
+    let Some(next) = month_near(store, config, lang, Seek::From(range.end)).await? else {
+        // Nothing after it: the month is the current one.
+        return Ok(MonthArchive::NotClosed);
+    };
+    let (rows, prev, current) = tokio::try_join!(
+        store.feed_rows(query(lang, MAX_ITEMS, range.clone())),
         month_near(store, config, lang, Seek::Before(range.start)),
-        month_near(store, config, lang, Seek::From(range.end)),
+        month_near(store, config, lang, Seek::Before(i64::MAX)),
     )?;
+    if rows.is_empty() {
+        // Its items were deleted between the queries.
+        return Ok(MonthArchive::Empty);
+    }
     Ok(MonthArchive::Rows(MonthRows {
         prev,
-        next: next.filter(|next| *next < current),
+        // The month after it may be the current one, which is no archive.
+        next: Some(next).filter(|next| current.is_some_and(|current| *next < current)),
         rows,
     }))
 }
