@@ -465,6 +465,24 @@ async fn a_failing_store_serves_the_last_good_render() {
     let res = server.get("/en/sports/rss.xml").await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
 
+    // Nor has an archive, rendered or not: archives keep no render beyond
+    // the cache's bound.
+    store.failing.store(false, Ordering::SeqCst);
+    let old = Article::from_json(
+        &std::fs::read_to_string(common::repo().join("demo/articles/biden-putin-phone-call.json"))
+            .unwrap()
+            .replace("\"2026-11-", "\"2026-10-"),
+    )
+    .unwrap();
+    store.inner.put_articles(vec![old]).await.unwrap();
+    let archive = "/en/archive/2026-10/atom.xml";
+    assert_eq!(server.get(archive).await.status, StatusCode::OK);
+    store.failing.store(true, Ordering::SeqCst);
+    server.app.cache.invalidate_all();
+    let res = server.get(archive).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(server.get("/en/rss.xml").await.body, good.body);
+
     store.failing.store(false, Ordering::SeqCst);
     assert_eq!(
         server.get("/en/sports/rss.xml").await.status,
