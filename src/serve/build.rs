@@ -5,6 +5,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use crate::config::{Config, Language, Section};
 use crate::feed::archive::{self, MonthArchive};
 use crate::feed::{self, History};
@@ -52,14 +54,21 @@ pub struct Builder<S> {
     store: Arc<S>,
     /// Where renders keep their large bodies, for `sendfile` (`server.sendfile`).
     pages: Option<Arc<PageFile>>,
+    /// Archive builds under way at once, at most one per core. A build holds
+    /// its month's rows and several copies of its body (megabytes for a busy
+    /// month) until it is done, and a crawler opens as many connections as it
+    /// likes; past one build per core more would only share the same cores.
+    archive_builds: Semaphore,
 }
 
 impl<S: ArticleStore> Builder<S> {
     pub fn new(config: Arc<Config>, store: Arc<S>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Builder {
             pages: config.server.sendfile.then(page_file).flatten(),
             config,
             store,
+            archive_builds: Semaphore::new(cores),
         }
     }
 
@@ -98,6 +107,11 @@ impl<S: ArticleStore> Builder<S> {
             }
             Resource::Archive { lang, month } => {
                 let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                let _turn = self
+                    .archive_builds
+                    .acquire()
+                    .await
+                    .map_err(|e| BuildError::Task(e.to_string()))?;
                 let found = match archive::month_rows(&*self.store, &config, language.code(), month)
                     .await?
                 {
