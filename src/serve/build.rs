@@ -119,12 +119,15 @@ impl<S: ArticleStore> Builder<S> {
                     MonthArchive::NotClosed => return Err(BuildError::NotArchived(month)),
                     MonthArchive::Empty => return Err(BuildError::EmptyMonth(month)),
                 };
-                self.blocking(move || {
-                    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
-                    let feed = archive::build(&config, language, month, &found);
-                    represent(&config, &feed, Format::Atom)
-                })
-                .await
+                let rep = self
+                    .blocking(move || {
+                        let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                        let feed = archive::build(&config, language, month, &found);
+                        represent(&config, &feed, Format::Atom)
+                    })
+                    .await;
+                give_back_free_heap().await;
+                rep
             }
             Resource::Opml => {
                 self.blocking(move || Ok(page("text/x-opml; charset=utf-8", render::opml(&config))))
@@ -219,6 +222,22 @@ fn feed_parts(
 /// no WebSub links.
 fn page(content_type: &'static str, body: Vec<u8>) -> Representation {
     Representation::new::<chrono::Utc>(content_type, body, None, None)
+}
+
+/// Hands the heap's free pages back to the system (glibc's `malloc_trim`).
+/// An archive render allocates and frees several times its body in the heap
+/// of whichever blocking thread ran it, and glibc keeps what a thread's arena
+/// freed for that arena to reuse; so renders of many months, spread over many
+/// threads, would leave every arena as large as the most it ever held: memory
+/// that grows with what crawlers ask for while nothing uses it. Feeds are few
+/// and render alike, so the arenas they use settle by themselves.
+async fn give_back_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only returns free pages to the system; memory
+        // in use is not touched.
+        let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+    }
 }
 
 /// The page file for this process's renders, or `None` (bodies in the heap)
