@@ -12,7 +12,8 @@ use hyper::StatusCode;
 use kabar::article::Article;
 use kabar::store::{
     ArticleStore, Change, ChangeLog, Delivery, DeliveryEnd, FeedQuery, FeedRow, HubStore, IfMatch,
-    NewSubscription, Room, StoreError, Subscribed, SubscriptionCounts, SubscriptionLimits, Touched,
+    NewSubscription, Room, Seek, StoreError, Subscribed, SubscriptionCounts, SubscriptionLimits,
+    Touched,
 };
 
 const FEED: &str = "/fr/rss.xml";
@@ -389,6 +390,12 @@ impl ArticleStore for FlakyStore {
         }
         self.inner.feed_rows(query).await
     }
+    async fn published_near(&self, lang: String, seek: Seek) -> Result<Option<i64>, StoreError> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(StoreError::Task("the database is away".into()));
+        }
+        self.inner.published_near(lang, seek).await
+    }
     async fn put_articles(&self, articles: Vec<Article>) -> Result<Touched, StoreError> {
         self.inner.put_articles(articles).await
     }
@@ -525,6 +532,24 @@ async fn a_failing_store_serves_the_last_good_render() {
     // A feed never rendered before has nothing to fall back on: 503, not 500.
     let res = server.get("/en/sports/rss.xml").await;
     assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // Nor has an archive, rendered or not: archives keep no render beyond
+    // the cache's bound.
+    store.failing.store(false, Ordering::SeqCst);
+    let old = Article::from_json(
+        &std::fs::read_to_string(common::repo().join("demo/articles/biden-putin-phone-call.json"))
+            .unwrap()
+            .replace("\"2026-11-", "\"2026-10-"),
+    )
+    .unwrap();
+    store.inner.put_articles(vec![old]).await.unwrap();
+    let archive = "/en/archive/2026-10/atom.xml";
+    assert_eq!(server.get(archive).await.status, StatusCode::OK);
+    store.failing.store(true, Ordering::SeqCst);
+    server.app.cache.invalidate_all();
+    let res = server.get(archive).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(server.get("/en/rss.xml").await.body, good.body);
 
     store.failing.store(false, Ordering::SeqCst);
     assert_eq!(

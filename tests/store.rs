@@ -14,7 +14,7 @@ use std::time::Duration;
 use kabar::app::{self, Seed};
 use kabar::article::Article;
 use kabar::config::DatabaseUrl;
-use kabar::store::{ArticleStore, FeedQuery, IfMatch, StoreError, Touched};
+use kabar::store::{ArticleStore, FeedQuery, IfMatch, Seek, StoreError, Touched};
 use kabar::urls::{Format, Resource};
 use kabar::{App, PgStore};
 
@@ -226,6 +226,43 @@ async fn feed_rows_carry_article_version_and_siblings<S: ArticleStore>(store: &S
             ("id", Some("https://kabar.example/id/sib"), "original"),
         ]
     );
+}
+
+async fn the_nearest_publication_either_side_of_an_instant<S: ArticleStore>(store: &S) {
+    let (jan, mar_fr, mar_id, jun) = (
+        "2026-01-10T08:00:00+07:00",
+        "2026-03-05T08:00:00+07:00",
+        "2026-03-20T08:00:00+07:00",
+        "2026-06-01T00:00:00+07:00",
+    );
+    for (id, at, langs) in [
+        ("jan", jan, &["fr"][..]),
+        ("mar-fr", mar_fr, &["fr"]),
+        ("mar-id", mar_id, &[]),
+        ("jun", jun, &["fr"]),
+    ] {
+        put(store, article(id, at, None, langs)).await;
+    }
+    let ms = |at: &str| {
+        chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .timestamp_millis()
+    };
+    let near = async |lang: &str, seek| store.published_near(lang.into(), seek).await.unwrap();
+    assert_eq!(near("fr", Seek::Before(i64::MAX)).await, Some(ms(jun)));
+    // Before excludes the instant, From includes it; only the language counts.
+    assert_eq!(near("fr", Seek::Before(ms(jun))).await, Some(ms(mar_fr)));
+    assert_eq!(near("id", Seek::Before(ms(jun))).await, Some(ms(mar_id)));
+    assert_eq!(near("fr", Seek::From(ms(mar_fr))).await, Some(ms(mar_fr)));
+    assert_eq!(near("fr", Seek::From(ms(mar_fr) + 1)).await, Some(ms(jun)));
+    assert_eq!(
+        near("id", Seek::From(ms(mar_fr) + 1)).await,
+        Some(ms(mar_id))
+    );
+    assert_eq!(near("fr", Seek::From(i64::MIN)).await, Some(ms(jan)));
+    assert_eq!(near("fr", Seek::Before(ms(jan))).await, None);
+    assert_eq!(near("fr", Seek::From(ms(jun) + 1)).await, None);
+    assert_eq!(near("ja", Seek::From(i64::MIN)).await, None);
 }
 
 async fn if_match_guards_writes<S: ArticleStore>(store: &S) {
@@ -471,6 +508,7 @@ on_both!(
     section_feeds_hold_their_section_only,
     feeds_stop_at_the_limit,
     feed_rows_carry_article_version_and_siblings,
+    the_nearest_publication_either_side_of_an_instant,
     if_match_guards_writes,
     delete_removes_the_article_from_every_feed,
     writes_report_the_feeds_they_touch,

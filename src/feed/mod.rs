@@ -42,12 +42,17 @@ pub struct Feed {
     pub items: Vec<Item>,
 }
 
-/// A feed's place in its language's history (RFC 5005).
+/// A feed's place in its language's history (RFC 5005 §4), which a reader
+/// walks to see every item the language ever had.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
     /// The next older archive: from the subscription feed, the newest closed
     /// month; from an archive, the month before it that has items.
     pub prev_archive: Option<String>,
+    /// Set on archive documents only: the next newer archive, the month after
+    /// it that has items. The newest archive has none: what follows it is the
+    /// subscription feed, which is no archive and is linked as `current`.
+    pub next_archive: Option<String>,
     /// Set on archive documents only: the subscription feed they belong to.
     pub current: Option<String>,
 }

@@ -132,6 +132,7 @@ fn feed_links(feed: &Feed, config: &Config) -> Vec<Link> {
     let history = [
         ("current", &feed.history.current),
         ("prev-archive", &feed.history.prev_archive),
+        ("next-archive", &feed.history.next_archive),
     ];
     links.extend(history.into_iter().filter_map(|(rel, href)| {
         href.as_ref().map(|href| Link {

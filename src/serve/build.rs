@@ -6,8 +6,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::sync::Semaphore;
+
 use crate::config::{Config, Language, Section};
-use crate::feed::{self, History, archive};
+use crate::feed::archive::{self, MonthArchive};
+use crate::feed::{self, History};
 use crate::render;
 use crate::serve::headers;
 use crate::serve::pages::PageFile;
@@ -30,12 +33,20 @@ pub enum BuildError {
     /// feed holds it. Not a failure: nothing stale is served for it.
     #[error("the archive of {0} is not closed yet")]
     NotArchived(Month),
+    /// The language has no item in the month, so no archive: an empty one
+    /// would be a document about nothing, and one per month since 1970 is
+    /// what a crawler would otherwise make the cache hold.
+    #[error("no item was published in {0}")]
+    EmptyMonth(Month),
 }
 
 impl BuildError {
     /// Whether the resource does not exist, as opposed to failing to build.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, BuildError::Unknown | BuildError::NotArchived(_))
+        matches!(
+            self,
+            BuildError::Unknown | BuildError::NotArchived(_) | BuildError::EmptyMonth(_)
+        )
     }
 }
 
@@ -45,14 +56,21 @@ pub struct Builder<S> {
     store: Arc<S>,
     /// Where renders keep their large bodies, for `sendfile` (`server.sendfile`).
     pages: Option<Arc<PageFile>>,
+    /// Archive builds under way at once, at most one per core. A build holds
+    /// its month's rows and several copies of its body (megabytes for a busy
+    /// month) until it is done, and a crawler opens as many connections as it
+    /// likes; past one build per core more would only share the same cores.
+    archive_builds: Semaphore,
 }
 
 impl<S: ArticleStore> Builder<S> {
     pub fn new(config: Arc<Config>, store: Arc<S>) -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Builder {
             pages: config.server.sendfile.then(page_file).flatten(),
             config,
             store,
+            archive_builds: Semaphore::new(cores),
         }
     }
 
@@ -91,17 +109,27 @@ impl<S: ArticleStore> Builder<S> {
             }
             Resource::Archive { lang, month } => {
                 let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
-                let Some(found) =
-                    archive::month_rows(&*self.store, &config, language.code(), month).await?
-                else {
-                    return Err(BuildError::NotArchived(month));
+                let _turn = self
+                    .archive_builds
+                    .acquire()
+                    .await
+                    .map_err(|e| BuildError::Task(e.to_string()))?;
+                let found = match archive::month_rows(&*self.store, &config, language.code(), month)
+                    .await?
+                {
+                    MonthArchive::Rows(found) => found,
+                    MonthArchive::NotClosed => return Err(BuildError::NotArchived(month)),
+                    MonthArchive::Empty => return Err(BuildError::EmptyMonth(month)),
                 };
-                self.blocking(move || {
-                    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
-                    let feed = archive::build(&config, language, month, found.prev, &found.rows);
-                    represent(&config, &feed, Format::Atom)
-                })
-                .await
+                let rep = self
+                    .blocking(move || {
+                        let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                        let feed = archive::build(&config, language, month, &found);
+                        represent(&config, &feed, Format::Atom)
+                    })
+                    .await;
+                give_back_free_heap().await;
+                rep
             }
             Resource::Opml => {
                 self.blocking(move || Ok(page("text/x-opml; charset=utf-8", render::opml(&config))))
@@ -200,6 +228,22 @@ fn feed_parts(
 /// no WebSub links.
 fn page(content_type: &'static str, body: Vec<u8>) -> Representation {
     Representation::new::<chrono::Utc>(content_type, body, None, None)
+}
+
+/// Hands the heap's free pages back to the system (glibc's `malloc_trim`).
+/// An archive render allocates and frees several times its body in the heap
+/// of whichever blocking thread ran it, and glibc keeps what a thread's arena
+/// freed for that arena to reuse; so renders of many months, spread over many
+/// threads, would leave every arena as large as the most it ever held: memory
+/// that grows with what crawlers ask for while nothing uses it. Feeds are few
+/// and render alike, so the arenas they use settle by themselves.
+async fn give_back_free_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim only returns free pages to the system; memory
+        // in use is not touched.
+        let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+    }
 }
 
 /// Read instead of [`shmem::SHMEM_ENABLED`] when set: the tests' way to

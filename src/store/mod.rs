@@ -68,6 +68,16 @@ impl FeedQuery {
     pub const ALL_TIME: std::ops::Range<i64> = i64::MIN..i64::MAX;
 }
 
+/// Which side of an instant (Unix milliseconds) [`ArticleStore::published_near`]
+/// looks on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seek {
+    /// The newest version published before it.
+    Before(i64),
+    /// The oldest version published at it or after.
+    From(i64),
+}
+
 /// One version with what the feed item needs from its article.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedRow {
@@ -227,6 +237,17 @@ pub trait ArticleStore: HubStore + Send + Sync + 'static {
         &self,
         query: FeedQuery,
     ) -> impl Future<Output = Result<Vec<FeedRow>, StoreError>> + Send;
+
+    /// When the version of `lang` nearest to `seek`'s instant, on its side, was
+    /// published (Unix milliseconds); `None` when there is none. An archive
+    /// finds the months either side of it that have items this way: one step
+    /// into the language's index each way, however many empty months lie
+    /// between, and without reading the rows themselves.
+    fn published_near(
+        &self,
+        lang: String,
+        seek: Seek,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
 
     /// Creates or replaces whole articles, all in one durable transaction
     /// (bulk import); returns the feeds they touched.

@@ -13,7 +13,8 @@ use tokio::sync::Semaphore;
 use super::columns::{self, ArticleColumns, VersionColumns, parse_json, to_json};
 use super::hub::SQLITE_SCHEMA_HUB;
 use super::{
-    ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch, StoreError, Touched,
+    ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch, Seek, StoreError,
+    Touched,
 };
 use crate::article::Article;
 
@@ -197,6 +198,29 @@ fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
 impl ArticleStore for SqliteStore {
     async fn feed_rows(&self, query: FeedQuery) -> Result<Vec<FeedRow>, StoreError> {
         self.read(move |conn| feed_rows(conn, &query)).await
+    }
+
+    async fn published_near(&self, lang: String, seek: Seek) -> Result<Option<i64>, StoreError> {
+        // Both read one entry of versions_by_language, whose order they follow.
+        let (sql, at) = match seek {
+            Seek::Before(at) => (
+                "SELECT published_ms FROM versions WHERE lang = ?1 AND published_ms < ?2
+                 ORDER BY published_ms DESC LIMIT 1",
+                at,
+            ),
+            Seek::From(at) => (
+                "SELECT published_ms FROM versions WHERE lang = ?1 AND published_ms >= ?2
+                 ORDER BY published_ms LIMIT 1",
+                at,
+            ),
+        };
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            Ok(stmt
+                .query_row(params![lang, at], |row| row.get(0))
+                .optional()?)
+        })
+        .await
     }
 
     async fn put_articles(&self, articles: Vec<Article>) -> Result<Touched, StoreError> {

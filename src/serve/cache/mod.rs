@@ -2,8 +2,10 @@
 //! compressed once, then served from memory until a write or the TTL retires it.
 //!
 //! A miss builds through [`Builder`]; moka coalesces concurrent misses on one
-//! key into a single build. When a rebuild fails (the store is down) readers
-//! get the last good render ([`last_good`]) instead of an error.
+//! key into a single build. When a rebuild of a feed, the OPML list or the
+//! index fails (the store is down) readers get its last good render
+//! ([`last_good`]) instead of an error. Archives are ordinary entries: bounded
+//! by `max_bytes` with the rest, and with no render kept beyond it.
 //!
 //! Invalidation is exact and race-free: each resource has a generation, bumped
 //! when a write touches it, and the cache key is (resource, generation). A
@@ -51,7 +53,7 @@ pub struct FeedCache<S> {
     slots: Slots,
     /// The current generation of every resource, by slot.
     generations: Box<[AtomicU64]>,
-    /// Served when a rebuild fails.
+    /// Served when a rebuild of a feed, the OPML list or the index fails.
     last_good: LastGood,
     /// The hit path of feeds, OPML and index, by slot: a subset of
     /// `rendered`, shared with its eviction listener.
@@ -90,7 +92,7 @@ impl<S: ArticleStore> FeedCache<S> {
             config,
             metrics,
             rendered,
-            last_good: LastGood::default(),
+            last_good: LastGood::new(slots),
             hot,
             ttl,
         }
@@ -260,7 +262,8 @@ impl<S: ArticleStore> FeedCache<S> {
         }
     }
 
-    /// Builds `resource`, counts the render and keeps it as the last good one.
+    /// Builds `resource`, counts the render and keeps it as the last good one
+    /// (archives excepted: see [`last_good`]).
     async fn build(&self, resource: Resource) -> Result<Arc<Representation>, BuildError> {
         let started = Instant::now();
         let rep = Arc::new(self.builder.build(resource).await?);

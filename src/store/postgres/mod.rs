@@ -41,7 +41,8 @@ use self::rows::{ARTICLE_COLUMNS, VERSION_COLUMNS, articles_from_rows, feed_row,
 use self::schema::migrate;
 use super::columns::{ArticleColumns, VersionColumns, parse_json, to_json};
 use super::{
-    ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch, StoreError, Touched,
+    ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch, Seek, StoreError,
+    Touched,
 };
 use crate::article::Article;
 
@@ -208,6 +209,26 @@ impl ArticleStore for PgStore {
             }
         };
         rows.iter().map(feed_row).collect()
+    }
+
+    async fn published_near(&self, lang: String, seek: Seek) -> Result<Option<i64>, StoreError> {
+        // Both read one entry of versions_by_language, whose order they follow.
+        let (sql, at) = match seek {
+            Seek::Before(at) => (
+                "SELECT published_ms FROM versions WHERE lang = $1 AND published_ms < $2
+                 ORDER BY published_ms DESC LIMIT 1",
+                at,
+            ),
+            Seek::From(at) => (
+                "SELECT published_ms FROM versions WHERE lang = $1 AND published_ms >= $2
+                 ORDER BY published_ms LIMIT 1",
+                at,
+            ),
+        };
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql).await?;
+        let row = client.query_opt(&stmt, &[&lang, &at]).await?;
+        Ok(row.map(|row| row.try_get(0)).transpose()?)
     }
 
     async fn put_articles(&self, articles: Vec<Article>) -> Result<Touched, StoreError> {
