@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_DIR = os.path.join(HERE, "articles")
 FEEDS_TOML = os.path.join(HERE, os.pardir, "feeds.toml")
-DEFAULT_SAMPLE = "/work/shared/sample-article.fr.txt"
+# The sample as the site published it, in the shared folder beside this checkout.
+DEFAULT_SAMPLE = os.path.join(HERE, os.pardir, os.pardir, "shared", "sample-article.fr.txt")
 
 ARTICLE_KEYS = {"id", "section", "published", "updated", "tags", "authors", "image", "versions"}
 ARTICLE_REQUIRED = {"id", "published", "versions"}
