@@ -2,15 +2,13 @@
 //! JSON, behind a bearer token. Errors are JSON naming the field and the reason.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{
-    ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderValue, IF_MATCH,
-    WWW_AUTHENTICATE,
-};
+use hyper::header::{ALLOW, AUTHORIZATION, ETAG, HeaderValue, IF_MATCH, WWW_AUTHENTICATE};
 use hyper::{Method, Request, Response, StatusCode};
 use serde::Serialize;
 
+use super::body::{self, BodyError};
 use super::response::{Body, json};
 use crate::app::App;
 use crate::article::{self, Article, Invalid, Version};
@@ -167,13 +165,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     app: &App<impl ArticleStore>,
     req: Request<Incoming>,
 ) -> Result<T, ApiError> {
-    let json_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
-    if !json_type {
+    if !body::has_media_type(&req, "application/json") {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "content-type",
@@ -181,32 +173,20 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         ));
     }
     let limit = app.config.server.max_body_bytes.get();
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body",
-            &format!("is larger than the limit of {limit} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(other) => {
-            return Err(ApiError::new(
+    let body = body::read_limited(req, limit)
+        .await
+        .map_err(|error| match error {
+            BodyError::TooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body",
+                &format!("is larger than the limit of {limit} bytes"),
+            ),
+            BodyError::Unreadable(why) => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "body",
-                &format!("could not be read: {other}"),
-            ));
-        }
-    };
+                &format!("could not be read: {why}"),
+            ),
+        })?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "body", "is not UTF-8"))?;
     article::parse_json(text).map_err(|invalid| ApiError::invalid(&invalid))

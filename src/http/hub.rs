@@ -1,11 +1,11 @@
 //! `POST /websub`: subscription requests to the built-in hub, as WebSub §5.1
 //! has them (form-encoded, answered 202 or 4xx with a plain-text reason).
 
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
+use super::body::{self, BodyError};
 use super::response::{Body, text};
 use crate::app::App;
 use crate::store::ArticleStore;
@@ -29,37 +29,22 @@ pub async fn respond<S: ArticleStore>(app: &App<S>, req: Request<Incoming>) -> R
             .insert(ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    let is_form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case(FORM));
-    if !is_form {
+    if !body::has_media_type(&req, FORM) {
         return text(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "415 Unsupported Media Type: send application/x-www-form-urlencoded.\n",
         );
     }
     let limit = app.config.hub.max_request_bytes.get();
-    let too_large = || {
-        text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("413 Payload Too Large: at most {limit} bytes.\n"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return too_large();
-    }
-    let body = match Limited::new(req.into_body(), limit).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-        Err(_) => {
+    let body = match body::read_limited(req, limit).await {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return text(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("413 Payload Too Large: at most {limit} bytes.\n"),
+            );
+        }
+        Err(BodyError::Unreadable(_)) => {
             return text(
                 StatusCode::BAD_REQUEST,
                 "400 Bad Request: the body could not be read.\n",

@@ -4,6 +4,7 @@
 //! on shutdown.
 
 mod api;
+mod body;
 mod handler;
 mod hub;
 mod negotiate;
