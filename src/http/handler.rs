@@ -102,10 +102,9 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
         }
     };
     let metric = routes::metric(&route);
-    if route == Route::Hub {
-        return (metric, Handled::Later(Wait::Hub));
-    }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
+    // The hub takes POSTs and answers other methods itself.
+    let read_only = route != Route::Hub;
+    if read_only && req.method() != Method::GET && req.method() != Method::HEAD {
         let mut response = text(
             StatusCode::METHOD_NOT_ALLOWED,
             "405 Method Not Allowed: use GET or HEAD.\n",
