@@ -102,7 +102,7 @@ impl<S: ArticleStore> Builder<S> {
                             .await?
                             .map(|month| urls::archive_url(&config, code, month));
                 }
-                self.blocking(move || {
+                self.blocking(false, move || {
                     render_feed_with(&config, lang, section, format, &rows, history)
                 })
                 .await
@@ -121,40 +121,46 @@ impl<S: ArticleStore> Builder<S> {
                     MonthArchive::NotClosed => return Err(BuildError::NotArchived(month)),
                     MonthArchive::Empty => return Err(BuildError::EmptyMonth(month)),
                 };
-                let rep = self
-                    .blocking(move || {
-                        let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
-                        let feed = archive::build(&config, language, month, &found);
-                        represent(&config, &feed, Format::Atom)
-                    })
-                    .await;
-                give_back_free_heap().await;
-                rep
+                // After its rows and buffers are freed, the heap is trimmed.
+                self.blocking(true, move || {
+                    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                    let feed = archive::build(&config, language, month, &found);
+                    represent(&config, &feed, Format::Atom)
+                })
+                .await
             }
             Resource::Opml => {
-                self.blocking(move || Ok(page("text/x-opml; charset=utf-8", render::opml(&config))))
-                    .await
+                self.blocking(false, move || {
+                    Ok(page("text/x-opml; charset=utf-8", render::opml(&config)))
+                })
+                .await
             }
             Resource::Index => {
-                self.blocking(move || Ok(page("text/html; charset=utf-8", render::index(&config))))
-                    .await
+                self.blocking(false, move || {
+                    Ok(page("text/html; charset=utf-8", render::index(&config)))
+                })
+                .await
             }
         }
     }
 
     /// Runs `f`, a render and its compression, off the async workers (CPU
-    /// work), and puts its bodies in the page file.
-    async fn blocking<F>(&self, f: F) -> Result<Representation, BuildError>
+    /// work), and puts its bodies in the page file; with `trim_heap`, then
+    /// gives the heap's free pages back, on the thread whose arena they are in.
+    async fn blocking<F>(&self, trim_heap: bool, f: F) -> Result<Representation, BuildError>
     where
         F: FnOnce() -> Result<Representation, BuildError> + Send + 'static,
     {
         let pages = self.pages.clone();
         let kept = move || {
-            let rep = f()?;
-            Ok(match &pages {
+            let rep = f().map(|rep| match &pages {
                 Some(pages) => rep.kept_in(pages),
                 None => rep,
-            })
+            });
+            if trim_heap {
+                give_back_free_heap();
+            }
+            rep
         };
         tokio::task::spawn_blocking(kept)
             .await
@@ -237,12 +243,12 @@ fn page(content_type: &'static str, body: Vec<u8>) -> Representation {
 /// threads, would leave every arena as large as the most it ever held: memory
 /// that grows with what crawlers ask for while nothing uses it. Feeds are few
 /// and render alike, so the arenas they use settle by themselves.
-async fn give_back_free_heap() {
+fn give_back_free_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: malloc_trim only returns free pages to the system; memory
         // in use is not touched.
-        let _ = tokio::task::spawn_blocking(|| unsafe { libc::malloc_trim(0) }).await;
+        let _ = unsafe { libc::malloc_trim(0) };
     }
 }
 
