@@ -274,3 +274,91 @@ async fn read_at_most(
     }
     Ok((out.freeze(), false))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    fn loopback_client(max_response_bytes: usize, request_timeout: Duration) -> Outbound {
+        Outbound::new(OutboundSettings {
+            allow_networks: vec![Network::try_from("127.0.0.0/8".to_owned()).expect("network")],
+            connect_timeout: Duration::from_secs(5),
+            request_timeout,
+            max_response_bytes,
+            max_connections: 4,
+            max_connections_per_host: 2,
+        })
+    }
+
+    /// A server on loopback that answers every request with `head`, then
+    /// writes `chunk` as long as the client reads.
+    async fn serving(head: &'static str, chunk: &'static [u8]) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = socket.read(&mut request).await;
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    if chunk.is_empty() {
+                        // Keeps the connection open, saying no more.
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                    while !chunk.is_empty() && socket.write_all(chunk).await.is_ok() {}
+                });
+            }
+        });
+        addr
+    }
+
+    fn get(addr: std::net::SocketAddr) -> Request<Full<Bytes>> {
+        Request::get(format!("http://{addr}/callback"))
+            .body(Full::new(Bytes::new()))
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_at_the_limit() {
+        // One 4 KiB chunk of 'x' after another, for ever.
+        let chunk = format!("1000\r\n{}\r\n", "x".repeat(4096));
+        let addr = serving(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+            chunk.into_bytes().leak(),
+        )
+        .await;
+        let client = loopback_client(64 * 1024, Duration::from_secs(20));
+        let answer = client.send(get(addr)).await.expect("an answer");
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(answer.cut, "the answer was longer than the limit");
+        assert_eq!(answer.body.len(), 64 * 1024);
+    }
+
+    #[tokio::test]
+    async fn a_callback_that_never_finishes_its_answer_times_out() {
+        let addr = serving("HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc", b"").await;
+        let client = loopback_client(1024, Duration::from_millis(300));
+        let error = client.send(get(addr)).await.expect_err("no whole answer");
+        assert!(matches!(error, OutboundError::Timeout(_)), "{error}");
+    }
+
+    #[tokio::test]
+    async fn loopback_is_refused_unless_allowed() {
+        let addr = serving("HTTP/1.1 204 No Content\r\n\r\n", b"").await;
+        let strict = Outbound::new(OutboundSettings {
+            allow_networks: Vec::new(),
+            ..loopback_client(1024, Duration::from_secs(5)).settings
+        });
+        let error = strict.send(get(addr)).await.expect_err("refused");
+        assert!(matches!(error, OutboundError::Refused(_)), "{error}");
+        let answer = loopback_client(1024, Duration::from_secs(5))
+            .send(get(addr))
+            .await
+            .expect("allowed");
+        assert_eq!(answer.status, StatusCode::NO_CONTENT);
+    }
+}
