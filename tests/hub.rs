@@ -89,6 +89,24 @@ fn article(id: &str) -> Value {
     })
 }
 
+/// A subscription request with just its three required parameters.
+async fn ask(
+    server: &TestServer<SqliteStore>,
+    mode: &str,
+    topic: &str,
+    callback: &str,
+) -> common::Response {
+    hub_request(
+        server,
+        &[
+            ("hub.mode", mode),
+            ("hub.topic", topic),
+            ("hub.callback", callback),
+        ],
+    )
+    .await
+}
+
 async fn put(server: &TestServer<SqliteStore>, path: &str, body: &Value) {
     let res = send(server.addr, "PUT", path, &[AUTH, JSON], body.to_string()).await;
     assert!(res.status.is_success(), "{}", res.text());
@@ -231,15 +249,7 @@ async fn a_verified_subscriber_gets_each_changed_feed_once_signed_until_it_unsub
     let stats = server.app.hub.stats();
     let fr_atom = topic(&server, "/fr/atom.xml");
     let callback = cb.url("fr-atom");
-    let res = hub_request(
-        &server,
-        &[
-            ("hub.mode", "unsubscribe"),
-            ("hub.topic", &fr_atom),
-            ("hub.callback", &callback),
-        ],
-    )
-    .await;
+    let res = ask(&server, "unsubscribe", &fr_atom, &callback).await;
     assert_eq!(res.status, StatusCode::ACCEPTED);
     eventually("the unsubscription", DEADLINE, async || {
         stats.verifications(Verification::Unsubscribed) == 1
@@ -288,15 +298,7 @@ async fn a_wrong_challenge_or_an_expired_lease_gets_no_delivery() {
     *cb.answer.lock().unwrap() = Answer::WrongChallenge;
     let fr = topic(&server, "/fr/rss.xml");
     let wrong = cb.url("wrong");
-    let res = hub_request(
-        &server,
-        &[
-            ("hub.mode", "subscribe"),
-            ("hub.topic", &fr),
-            ("hub.callback", &wrong),
-        ],
-    )
-    .await;
+    let res = ask(&server, "subscribe", &fr, &wrong).await;
     assert_eq!(res.status, StatusCode::ACCEPTED);
     eventually("the failed verification", DEADLINE, async || {
         stats.verifications(Verification::WrongChallenge) == 1
@@ -415,15 +417,7 @@ async fn callbacks_on_refused_addresses_are_rejected_at_once() {
         "http://10.0.0.1/cb".to_owned(),
         "http://0.0.0.0:9/cb".to_owned(),
     ] {
-        let res = hub_request(
-            &server,
-            &[
-                ("hub.mode", "subscribe"),
-                ("hub.topic", &fr),
-                ("hub.callback", &callback),
-            ],
-        )
-        .await;
+        let res = ask(&server, "subscribe", &fr, &callback).await;
         assert_eq!(
             res.status,
             StatusCode::FORBIDDEN,
@@ -568,15 +562,7 @@ async fn a_subscription_over_the_limit_when_verified_is_denied() {
     let fr = topic(&server, "/fr/atom.xml");
     for name in ["first", "second"] {
         let callback = cb.url(name);
-        let res = hub_request(
-            &server,
-            &[
-                ("hub.mode", "subscribe"),
-                ("hub.topic", &fr),
-                ("hub.callback", &callback),
-            ],
-        )
-        .await;
+        let res = ask(&server, "subscribe", &fr, &callback).await;
         assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
     }
     eventually("both verifications asked", DEADLINE, async || {
@@ -604,15 +590,7 @@ async fn a_subscription_over_the_limit_when_verified_is_denied() {
         "first"
     };
     let renew = cb.url(subscribed);
-    let res = hub_request(
-        &server,
-        &[
-            ("hub.mode", "subscribe"),
-            ("hub.topic", &fr),
-            ("hub.callback", &renew),
-        ],
-    )
-    .await;
+    let res = ask(&server, "subscribe", &fr, &renew).await;
     assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
     eventually("the renewal", DEADLINE, async || {
         stats.verifications(Verification::Renewed) == 1
@@ -620,15 +598,7 @@ async fn a_subscription_over_the_limit_when_verified_is_denied() {
     .await;
     // Now the room is known to be gone: refused at once.
     let third = cb.url("third");
-    let res = hub_request(
-        &server,
-        &[
-            ("hub.mode", "subscribe"),
-            ("hub.topic", &fr),
-            ("hub.callback", &third),
-        ],
-    )
-    .await;
+    let res = ask(&server, "subscribe", &fr, &third).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(
         res.text().contains("too many subscriptions"),
