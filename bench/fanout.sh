@@ -4,6 +4,7 @@
 #
 #   bench/fanout.sh
 #   SUBSCRIBERS=2000 READERS=4 bench/fanout.sh
+#   KABAR_BIN=/path/to/baseline/kabar bench/fanout.sh
 #
 # Steps: build the release binary and examples/fanout.rs; copy feeds.toml and
 # the demo articles into a scratch folder, with public_url on PORT and a [hub]
@@ -28,8 +29,9 @@ PORT=${PORT:-18490}
 TIMEOUT=${TIMEOUT:-120}
 ARTICLE=${ARTICLE:-banjir-rob-pesisir-semarang}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN=$TARGET_DIR/release/kabar
-FANOUT=$TARGET_DIR/release/examples/fanout
+# KABAR_BIN runs another build of the server (a baseline) and skips building.
+BIN=${KABAR_BIN:-$TARGET_DIR/release/kabar}
+FANOUT=${FANOUT_BIN:-$TARGET_DIR/release/examples/fanout}
 export KABAR_API_TOKEN=${KABAR_API_TOKEN:-fanout-benchmark-token-0123456789}
 
 for tool in cargo curl; do
@@ -60,8 +62,10 @@ log() { echo "# $*" >&2; }
 
 (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && { echo "fanout.sh: port $PORT is taken; set PORT" >&2; exit 1; }
 
-log "building (release)"
-(cd "$ROOT" && cargo build --release --quiet --bin kabar --example fanout)
+if [ -z "${KABAR_BIN:-}" ]; then
+  log "building (release)"
+  (cd "$ROOT" && cargo build --release --quiet --bin kabar --example fanout)
+fi
 
 # --- scratch configuration -----------------------------------------------------
 cp -r "$ROOT/demo" "$WORK/demo"

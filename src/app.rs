@@ -3,10 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::Duration;
 
 use bytes::Bytes;
 use hyper::header::HeaderValue;
+use tokio::sync::{Notify, watch};
 
 use crate::auth::ApiTokens;
 use crate::config::{Config, DatabaseUrl};
@@ -33,6 +34,8 @@ pub struct App<S> {
     pub publish_stats: Arc<PublishStats>,
     /// The built-in WebSub hub: subscriptions and deliveries to subscribers.
     pub hub: Hub,
+    /// How far the render cache has followed the change log.
+    pub log_seen: LogSeen,
 }
 
 impl<S: ArticleStore> App<S> {
@@ -57,6 +60,7 @@ impl<S: ArticleStore> App<S> {
             own_writes: OwnWrites::default(),
             publisher,
             publish_stats,
+            log_seen: LogSeen::default(),
         });
         if app.hub.enabled() {
             // A weak handle: the worker ends when the last App goes.
@@ -68,7 +72,7 @@ impl<S: ArticleStore> App<S> {
     /// Tells the external WebSub hubs that these feeds changed, and queues
     /// deliveries to the built-in hub's subscribers (call it after their
     /// renders were retired, so what goes out is the new bytes).
-    pub async fn announce(&self, resources: &[Resource], committed: SystemTime) {
+    pub async fn announce(&self, resources: &[Resource]) {
         // Archives are not subscribed to; OPML and index change with the configuration only.
         let urls: Vec<String> = resources
             .iter()
@@ -76,7 +80,60 @@ impl<S: ArticleStore> App<S> {
             .filter_map(|r| r.url(&self.config))
             .collect();
         self.publisher.publish(&urls);
-        self.hub.changed(&*self.store, urls, committed).await;
+        self.hub.catch_up(&*self.store).await;
+    }
+}
+
+/// The longest a sender waits for the change-log follower to reach a change.
+const REACH_WAIT: Duration = Duration::from_secs(2);
+
+/// How far this process's render cache has followed the store's change log:
+/// every record up to [`LogSeen::seen`] has retired the feeds it touched
+/// here. A hub delivery queued for a change by another process waits for
+/// it, or it could send the body from before the change.
+pub struct LogSeen {
+    seen: watch::Sender<u64>,
+    /// Asks the follower to read the log now rather than at its next poll.
+    wanted: Notify,
+}
+
+impl Default for LogSeen {
+    fn default() -> LogSeen {
+        LogSeen {
+            seen: watch::Sender::new(0),
+            wanted: Notify::new(),
+        }
+    }
+}
+
+impl LogSeen {
+    pub fn seen(&self) -> u64 {
+        *self.seen.borrow()
+    }
+
+    /// The follower has retired every record up to `seq`.
+    pub fn followed(&self, seq: u64) {
+        self.seen.send_if_modified(|seen| {
+            let moved = seq > *seen;
+            *seen = (*seen).max(seq);
+            moved
+        });
+    }
+
+    /// Resolves when a sender wants the log read now.
+    pub async fn wanted(&self) {
+        self.wanted.notified().await;
+    }
+
+    /// Waits, for a bounded time, until the follower has reached `seq`.
+    pub async fn reach(&self, seq: u64) -> bool {
+        let mut seen = self.seen.subscribe();
+        if *seen.borrow() >= seq {
+            return true;
+        }
+        self.wanted.notify_one();
+        let reached = seen.wait_for(|s| *s >= seq);
+        matches!(tokio::time::timeout(REACH_WAIT, reached).await, Ok(Ok(_)))
     }
 }
 
@@ -92,7 +149,10 @@ impl<S: ArticleStore> Host for App<S> {
     }
 
     /// The bytes a reader gets: the cache's render, built if need be.
-    async fn feed_body(&self, resource: Resource) -> Option<(Bytes, HeaderValue)> {
+    async fn feed_body(&self, resource: Resource, log_seq: u64) -> Option<(Bytes, HeaderValue)> {
+        if !self.log_seen.reach(log_seq).await {
+            return None;
+        }
         let rep = self.cache.get(resource).await.ok()?;
         Some((rep.identity.bytes.clone(), rep.content_type.clone()))
     }

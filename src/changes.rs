@@ -1,7 +1,9 @@
 //! Following the store's change log, so that writes made by another process (a
 //! bulk import into the same SQLite file, another replica on a shared
 //! database) retire the feeds they touched here too: within a poll interval,
-//! or at once when the store pushes a hint (PostgreSQL's LISTEN/NOTIFY).
+//! or at once when the store pushes a hint (PostgreSQL's LISTEN/NOTIFY) or a
+//! hub delivery waits for a change. Once other writers' changes are retired
+//! here, the built-in hub queues their deliveries.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,7 @@ pub async fn follow<S: ArticleStore>(app: Arc<App<S>>) {
         Ok(log) => log.latest,
         Err(_) => 0,
     };
+    app.log_seen.followed(last);
     let mut interval = tokio::time::interval(POLL_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
@@ -31,6 +34,7 @@ pub async fn follow<S: ArticleStore>(app: Arc<App<S>>) {
                 // Read now; the next poll is a full interval away again.
                 interval.reset();
             }
+            () = app.log_seen.wanted() => interval.reset(),
         }
         let now = app.store.push_epoch();
         if now != epoch {
@@ -70,6 +74,8 @@ pub async fn follow<S: ArticleStore>(app: Arc<App<S>>) {
             app.cache.invalidate_all();
             app.own_writes.forget_up_to(log.latest);
             last = log.latest;
+            app.log_seen.followed(last);
+            app.hub.catch_up(&*app.store).await;
             continue;
         }
         let mut touched = Touched::default();
@@ -79,12 +85,18 @@ pub async fn follow<S: ArticleStore>(app: Arc<App<S>>) {
                 touched.extend(record.touched);
             }
         }
+        // An own write marked after we passed it was retired twice; drop its mark.
+        app.own_writes.forget_up_to(last);
         if !touched.is_empty() {
             let resources = app.cache.retire(&touched).await;
             tracing::debug!(
                 feeds = resources.len(),
                 "retired feeds changed by another writer"
             );
+        }
+        app.log_seen.followed(last);
+        if !touched.is_empty() {
+            app.hub.catch_up(&*app.store).await;
         }
     }
 }

@@ -4,8 +4,6 @@
 //!
 //! The HTTP API and the tests call these functions; they know nothing of HTTP.
 
-use std::time::SystemTime;
-
 use crate::app::App;
 use crate::article::{Article, Invalid, Version};
 use crate::store::{ArticleStore, Change, IfMatch, StoreError};
@@ -150,10 +148,12 @@ async fn update<S: ArticleStore>(
 async fn announce<S: ArticleStore>(app: &App<S>, change: Change) -> Written {
     let created = change.before.is_none() && change.after.is_some();
     if !change.touched.is_empty() {
-        let committed = SystemTime::now();
-        app.own_writes.mark_own(change.seq);
+        // Retired before it is marked as ours: a follower that reads the
+        // record in between retires it again, rather than passing it with
+        // the old render still cached (a hub delivery could send that).
         let resources = app.cache.retire(&change.touched).await;
-        app.announce(&resources, committed).await;
+        app.own_writes.mark_own(change.seq);
+        app.announce(&resources).await;
     }
     Written {
         article: change.after,

@@ -11,9 +11,9 @@ use common::{Site, raw, request, start};
 use hyper::StatusCode;
 use kabar::article::Article;
 use kabar::store::{
-    ArticleStore, Change, ChangeLog, Delivery, DeliveryEnd, FeedQuery, FeedRow, HubStore, IfMatch,
-    NewSubscription, Room, Seek, StoreError, Subscribed, SubscriptionCounts, SubscriptionLimits,
-    Touched,
+    ArticleStore, Change, ChangeLog, Delivery, FeedQuery, FeedRow, Finished, HubStore, IfMatch,
+    LoggedChanges, NewSubscription, Room, Seek, StoreError, Subscribed, SubscriptionCounts,
+    SubscriptionLimits, Touched,
 };
 
 const FEED: &str = "/fr/rss.xml";
@@ -461,15 +461,15 @@ impl HubStore for FlakyStore {
             .subscription_room(topic, callback, host, now_ms)
             .await
     }
+    async fn hub_log_position(&self) -> Result<u64, StoreError> {
+        self.inner.hub_log_position().await
+    }
     async fn enqueue_deliveries(
         &self,
-        topics: Vec<String>,
-        committed_ms: i64,
+        changes: LoggedChanges,
         now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        self.inner
-            .enqueue_deliveries(topics, committed_ms, now_ms)
-            .await
+    ) -> Result<Option<u64>, StoreError> {
+        self.inner.enqueue_deliveries(changes, now_ms).await
     }
     async fn claim_deliveries(
         &self,
@@ -481,16 +481,12 @@ impl HubStore for FlakyStore {
             .claim_deliveries(now_ms, claim_until_ms, limit)
             .await
     }
-    async fn finish_delivery(
+    async fn finish_deliveries(
         &self,
-        subscription: i64,
-        version: i64,
-        end: DeliveryEnd,
+        finished: Vec<Finished>,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner
-            .finish_delivery(subscription, version, end, now_ms)
-            .await
+    ) -> Result<u64, StoreError> {
+        self.inner.finish_deliveries(finished, now_ms).await
     }
     async fn expire_subscriptions(&self, now_ms: i64) -> Result<u64, StoreError> {
         self.inner.expire_subscriptions(now_ms).await

@@ -15,7 +15,9 @@ use common::subscriber::{Answer, Callback, hmac_sha256};
 use common::{AUTH, DEADLINE, Site, TestServer, eventually, send};
 use hyper::StatusCode;
 use kabar::SqliteStore;
+use kabar::article::Article;
 use kabar::hub::{Delivered, Verification};
+use kabar::store::ArticleStore;
 use serde_json::{Value, json};
 
 /// Test sites: callbacks on loopback allowed, one-second leases possible,
@@ -400,6 +402,57 @@ async fn pending_deliveries_survive_a_restart() {
         server.get("/fr/rss.xml").await.body
     );
     server.stop().await;
+}
+
+/// Writes no server announced (another process's, such as `kabar import`,
+/// or a server that stopped between a write's commit and queueing its
+/// deliveries) reach subscribers from the change log: while a server runs,
+/// and when the next one starts.
+#[tokio::test(flavor = "multi_thread")]
+async fn writes_no_server_announced_are_delivered_from_the_change_log() {
+    let server = server().await;
+    let cb = Callback::start().await;
+    subscribe(&server, "/fr/rss.xml", &cb.url("fr"), &[]).await;
+    let write = async |site: &Site, fr_title: &str| {
+        let mut json = article("robot-baru");
+        json["versions"]["fr"]["title"] = json!(fr_title);
+        let article = Article::from_json(&json.to_string()).expect("a valid article");
+        site.store()
+            .await
+            .put_article(article, None)
+            .await
+            .expect("put");
+    };
+
+    write(server.site(), "Écrit par un autre processus").await;
+    eventually(
+        "the other process's write delivered",
+        DEADLINE,
+        async || cb.posts_to("fr").len() == 1,
+    )
+    .await;
+    let fr = server.get("/fr/rss.xml").await.body;
+    assert_eq!(cb.posts_to("fr")[0].body, fr);
+    assert!(text(&fr).contains("Écrit par un autre processus"));
+
+    let server = server
+        .restart_after(async |site| write(site, "Écrit pendant l’arrêt").await)
+        .await;
+    eventually(
+        "the write made while stopped delivered",
+        DEADLINE,
+        async || cb.posts_to("fr").len() == 2,
+    )
+    .await;
+    let fr = server.get("/fr/rss.xml").await.body;
+    assert_eq!(cb.posts_to("fr")[1].body, fr);
+    assert!(text(&fr).contains("Écrit pendant l’arrêt"));
+    server.stop().await;
+    assert_eq!(cb.posts_to("fr").len(), 2, "each write delivered once");
+}
+
+fn text(body: &[u8]) -> &str {
+    std::str::from_utf8(body).expect("UTF-8")
 }
 
 #[tokio::test(flavor = "multi_thread")]

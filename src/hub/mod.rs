@@ -4,15 +4,17 @@
 //!   reason) and answered 202; the verification of intent ([`verify`]) then
 //!   calls the callback with an unguessable challenge, and only a 2xx echoing
 //!   it exactly makes (or renews, or ends) a subscription, in the store.
-//! - After a write, [`Hub::changed`] queues one delivery per subscription of
-//!   each changed feed in the store; the worker ([`deliver`]) sends each the
-//!   feed's current bytes, signed when it gave a secret, and retries with
-//!   backoff. Changes made while a delivery waits fold into it.
+//! - After a write, [`Hub::catch_up`] reads the store's change log ([`log`])
+//!   and queues one delivery per subscription of each changed feed; the
+//!   worker ([`deliver`]) sends each the feed's current bytes, signed when it
+//!   gave a secret, and retries with backoff. Changes made while a delivery
+//!   waits fold into it.
 //! - Every call goes through the guarded client ([`crate::outbound`]).
 //!
 //! The hub never logs what a subscriber sent without escaping and cutting it.
 
 mod deliver;
+mod log;
 mod request;
 mod stats;
 mod verify;
@@ -31,19 +33,22 @@ pub use self::request::{MAX_SECRET_BYTES, Mode};
 pub use self::stats::{Delivered, HubStats, Verification};
 use crate::config::Config;
 use crate::outbound::{Outbound, OutboundError, OutboundSettings, quote};
-use crate::store::HubStore;
+use crate::store::{ArticleStore, HubStore};
 use crate::urls::{self, Resource};
 
 /// What the hub needs from the running server: its store, and a feed's
 /// current bytes as readers get them (the render cache).
 pub trait Host: Send + Sync + 'static {
-    type Store: HubStore;
+    type Store: ArticleStore;
     fn hub(&self) -> &Hub;
     fn hub_store(&self) -> &Arc<Self::Store>;
-    /// The feed's body and `Content-Type`, or `None` when it cannot be built now.
+    /// The feed's body and `Content-Type` once the render cache has followed
+    /// the change log to record `log_seq` (so the body has that change), or
+    /// `None` when it cannot be had now.
     fn feed_body(
         &self,
         resource: Resource,
+        log_seq: u64,
     ) -> impl Future<Output = Option<(Bytes, HeaderValue)>> + Send;
 }
 
@@ -77,6 +82,8 @@ struct Inner {
     stats: Arc<HubStats>,
     /// Wakes the delivery worker when a write queued deliveries.
     wake: Notify,
+    /// Held while this process turns the change log into deliveries.
+    catching_up: tokio::sync::Mutex<()>,
 }
 
 impl Hub {
@@ -97,6 +104,7 @@ impl Hub {
                 outbound,
                 stats: Arc::new(HubStats::default()),
                 wake: Notify::new(),
+                catching_up: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -175,28 +183,6 @@ impl Hub {
         }
         tokio::spawn(verify::verify(self.clone(), Arc::clone(store), intent));
         Ok(())
-    }
-
-    /// Queues deliveries of the feeds at `topics` (their URLs), changed by a
-    /// write committed at `committed`, and wakes the worker. A store error is
-    /// logged: those subscribers miss this change, and get the next.
-    pub async fn changed<S: HubStore>(
-        &self,
-        store: &S,
-        topics: Vec<String>,
-        committed: SystemTime,
-    ) {
-        if !self.enabled() || topics.is_empty() {
-            return;
-        }
-        match store
-            .enqueue_deliveries(topics, unix_ms(committed), now_ms())
-            .await
-        {
-            Ok(0) => {}
-            Ok(_) => self.inner.wake.notify_one(),
-            Err(error) => tracing::error!(%error, "WebSub: cannot queue deliveries"),
-        }
     }
 }
 

@@ -10,5 +10,5 @@ pub mod representation;
 pub mod shmem;
 
 pub use build::{BuildError, render_feed};
-pub use cache::FeedCache;
+pub use cache::{FeedCache, touched_feeds};
 pub use representation::Representation;

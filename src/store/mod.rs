@@ -19,8 +19,8 @@ use chrono::{DateTime, FixedOffset};
 use url::Url;
 
 pub use hub::{
-    Delivery, DeliveryEnd, HubStore, NewSubscription, Room, Subscribed, SubscriptionCounts,
-    SubscriptionLimits,
+    Delivery, DeliveryEnd, Finished, HubStore, LoggedChanges, NewSubscription, Room, Subscribed,
+    SubscriptionCounts, SubscriptionLimits, Topics,
 };
 pub use own_writes::OwnWrites;
 pub use postgres::{CHANGE_CHANNEL, LISTEN_APPLICATION_NAME, PgStore};

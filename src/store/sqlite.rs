@@ -11,7 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
 use super::columns::{self, ArticleColumns, VersionColumns, parse_json, to_json};
-use super::hub::SQLITE_SCHEMA_HUB;
+use super::hub::{SQLITE_SCHEMA_HUB, SQLITE_SCHEMA_HUB_LOG};
 use super::{
     ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch, Seek, StoreError,
     Touched,
@@ -22,7 +22,7 @@ use crate::article::Article;
 const MAX_READERS: usize = 4;
 
 /// The schema version this binary writes; `PRAGMA user_version` records it.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Change-log rows kept; a reader further behind than this reloads everything.
 const CHANGES_KEPT: i64 = 10_000;
@@ -185,7 +185,12 @@ fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
     // migrate one after the other; the second then finds nothing to do.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
-    for (step, sql) in [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SQLITE_SCHEMA_HUB)] {
+    for (step, sql) in [
+        (1, SCHEMA_V1),
+        (2, SCHEMA_V2),
+        (3, SQLITE_SCHEMA_HUB),
+        (4, SQLITE_SCHEMA_HUB_LOG),
+    ] {
         if version < step {
             tx.execute_batch(sql)?;
         }

@@ -237,7 +237,16 @@ impl<S: ArticleStore> TestServer<S> {
 
     /// Stops this server, waits until its App is gone (its background work
     /// too), and serves the same site again: a restart on the same store.
-    pub async fn restart(mut self) -> TestServer<SqliteStore> {
+    pub async fn restart(self) -> TestServer<SqliteStore> {
+        self.restart_after(async |_| {}).await
+    }
+
+    /// [`TestServer::restart`], doing `meanwhile` to the site while no
+    /// server runs.
+    pub async fn restart_after(
+        mut self,
+        meanwhile: impl AsyncFnOnce(&Site),
+    ) -> TestServer<SqliteStore> {
         let site = self.site.take().expect("a server started from a Site");
         let app = Arc::downgrade(&self.app);
         self.stop().await;
@@ -245,6 +254,7 @@ impl<S: ArticleStore> TestServer<S> {
             app.upgrade().is_none()
         })
         .await;
+        meanwhile(&site).await;
         site.relaunch(bind()).await
     }
 

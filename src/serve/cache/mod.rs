@@ -276,7 +276,8 @@ impl<S: ArticleStore> FeedCache<S> {
 
 /// Every feed whose bytes a write that `touched` these languages and sections
 /// changed (the OPML list and the index do not depend on articles).
-fn touched_feeds(config: &Config, touched: &Touched) -> Vec<Resource> {
+/// The subscription feeds whose bytes `touched` changed.
+pub fn touched_feeds(config: &Config, touched: &Touched) -> Vec<Resource> {
     let mut resources = Vec::new();
     for (lang, _) in config
         .languages

@@ -2,8 +2,13 @@
 //! and the deliveries waiting for them, so both survive restarts and several
 //! replicas share them.
 //!
-//! A subscription has at most one pending delivery row. A write that changes
-//! its topic inserts that row or, when one waits, bumps its `version`: many
+//! A subscription has at most one pending delivery row. The hub queues rows
+//! from the store's change log, which every write appends to in its own
+//! transaction: `hub_log` holds how far the log has been turned into
+//! deliveries, and moves in the same transaction as the rows it queues, so a
+//! crash between a write's commit and its deliveries loses nothing, and
+//! replicas reading the log together queue each change once. A change to a
+//! topic inserts the row or, when one waits, bumps its `version`: many
 //! changes collapse into one delivery, whose body is read when it is sent. A
 //! sender claims rows for a while (`claimed_until_ms`), so a replica that
 //! dies mid-delivery leaves the row to another once the claim runs out; a
@@ -17,8 +22,10 @@ mod sqlite;
 
 use std::future::Future;
 
-pub(super) use self::postgres::SCHEMA_HUB as PG_SCHEMA_HUB;
-pub(super) use self::sqlite::SCHEMA_HUB as SQLITE_SCHEMA_HUB;
+pub(super) use self::postgres::{SCHEMA_HUB as PG_SCHEMA_HUB, SCHEMA_HUB_LOG as PG_SCHEMA_HUB_LOG};
+pub(super) use self::sqlite::{
+    SCHEMA_HUB as SQLITE_SCHEMA_HUB, SCHEMA_HUB_LOG as SQLITE_SCHEMA_HUB_LOG,
+};
 use super::StoreError;
 
 /// A subscription whose intent the callback confirmed.
@@ -60,13 +67,51 @@ pub struct Delivery {
     pub version: i64,
     pub topic: String,
     pub callback: String,
+    /// The callback's host, lowercased: what the per-host limit counts.
+    pub host: String,
     pub secret: Option<String>,
     /// When the oldest change waiting in this row was committed.
     pub committed_ms: i64,
+    /// The newest change-log record folded into this row: the sender's
+    /// render cache must have followed the log this far before it reads
+    /// the body, or it could send the bytes from before the change.
+    pub log_seq: u64,
     /// Failed attempts so far.
     pub attempts: u32,
     /// When the first of them failed.
     pub first_failure_ms: Option<i64>,
+}
+
+/// A stretch of the change log, for [`HubStore::enqueue_deliveries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedChanges {
+    /// The hub's log position when it read the stretch: the rows are queued
+    /// only if the position still is this (no other replica got there first).
+    pub from: u64,
+    /// The stretch's last record: the hub's new position.
+    pub to: u64,
+    pub topics: Topics,
+    /// When the changes were committed, as near as the reader knows.
+    pub committed_ms: i64,
+}
+
+/// Which subscriptions a stretch of the change log concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Topics {
+    /// The subscriptions to these topics.
+    These(Vec<String>),
+    /// Every subscription: the log was pruned or reset past the hub's
+    /// position, so anything may have changed.
+    All,
+}
+
+/// How one claimed delivery ended, for [`HubStore::finish_deliveries`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    pub subscription: i64,
+    /// The version it was claimed at.
+    pub version: i64,
+    pub end: DeliveryEnd,
 }
 
 /// How a claimed delivery ended.
@@ -135,14 +180,20 @@ pub trait HubStore: Send + Sync + 'static {
         now_ms: i64,
     ) -> impl Future<Output = Result<Room, StoreError>> + Send;
 
-    /// Queues a delivery for every leased subscription of each topic (or
-    /// folds the change into the one waiting); returns how many rows.
+    /// How far the change log has been turned into deliveries: the last
+    /// record's sequence number.
+    fn hub_log_position(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Queues a delivery for every leased subscription of the changes' topics
+    /// (or folds the change into the one waiting) and moves the log position
+    /// from `changes.from` to `changes.to`, in one transaction, if the
+    /// position is still `from`. Returns how many rows, or `None` when the
+    /// position had moved: someone else queued these changes.
     fn enqueue_deliveries(
         &self,
-        topics: Vec<String>,
-        committed_ms: i64,
+        changes: LoggedChanges,
         now_ms: i64,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
 
     /// Claims up to `limit` due deliveries of leased subscriptions until
     /// `claim_until_ms`, oldest due first; rows another sender holds are skipped.
@@ -153,14 +204,14 @@ pub trait HubStore: Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<Delivery>, StoreError>> + Send;
 
-    /// Records how a claimed delivery ended; true if that ended the subscription.
-    fn finish_delivery(
+    /// Records how claimed deliveries ended, all in one transaction (a
+    /// fan-out finishes thousands a second); returns how many subscriptions
+    /// that ended.
+    fn finish_deliveries(
         &self,
-        subscription: i64,
-        version: i64,
-        end: DeliveryEnd,
+        finished: Vec<Finished>,
         now_ms: i64,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Removes subscriptions whose lease ran out; returns how many.
     fn expire_subscriptions(

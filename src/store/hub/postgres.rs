@@ -8,8 +8,8 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{
-    Delivery, DeliveryEnd, HubStore, NewSubscription, Room, Subscribed, SubscriptionCounts,
-    SubscriptionLimits,
+    Delivery, DeliveryEnd, Finished, HubStore, LoggedChanges, NewSubscription, Room, Subscribed,
+    SubscriptionCounts, SubscriptionLimits, Topics,
 };
 use crate::store::{PgStore, StoreError};
 
@@ -43,6 +43,32 @@ CREATE TABLE hub_deliveries (
 CREATE INDEX hub_deliveries_by_due ON hub_deliveries (due_ms);
 "#;
 
+/// Schema 3: SQLite's schema 4, in PostgreSQL's types.
+pub(in crate::store) const SCHEMA_HUB_LOG: &str = r#"
+CREATE TABLE hub_log (
+    id  integer PRIMARY KEY CHECK (id = 1),
+    seq bigint NOT NULL
+);
+INSERT INTO hub_log (id, seq) SELECT 1, coalesce(max(seq), 0) FROM changes;
+ALTER TABLE hub_deliveries ADD COLUMN log_seq bigint NOT NULL DEFAULT 0;
+"#;
+
+/// Queues a delivery for each leased subscription of the topics $4 (committed
+/// $1, due now $2, waiting for log record $3), or folds the change into the
+/// row waiting; [`ENQUEUE_ALL`] for every leased subscription.
+const ENQUEUE_TOPICS: &str = "
+INSERT INTO hub_deliveries
+    (subscription_id, version, committed_ms, due_ms, attempts, claimed_until_ms, log_seq)
+SELECT id, 1, $1, $2, 0, 0, $3 FROM hub_subscriptions WHERE topic = ANY($4) AND expires_ms > $2
+ON CONFLICT (subscription_id) DO UPDATE
+SET version = hub_deliveries.version + 1, log_seq = excluded.log_seq";
+const ENQUEUE_ALL: &str = "
+INSERT INTO hub_deliveries
+    (subscription_id, version, committed_ms, due_ms, attempts, claimed_until_ms, log_seq)
+SELECT id, 1, $1, $2, 0, 0, $3 FROM hub_subscriptions WHERE expires_ms > $2
+ON CONFLICT (subscription_id) DO UPDATE
+SET version = hub_deliveries.version + 1, log_seq = excluded.log_seq";
+
 const COUNT_LEASED: &str = "SELECT count(*) FROM hub_subscriptions WHERE expires_ms > $1";
 const COUNT_ON_HOST: &str =
     "SELECT count(*) FROM hub_subscriptions WHERE host = $1 AND expires_ms > $2";
@@ -66,6 +92,8 @@ fn delivery(row: &Row) -> Result<Delivery, StoreError> {
         committed_ms: row.try_get(5)?,
         attempts: u32::try_from(row.try_get::<_, i32>(6)?).unwrap_or(0),
         first_failure_ms: row.try_get(7)?,
+        log_seq: u64::try_from(row.try_get::<_, i64>(8)?).unwrap_or(0),
+        host: row.try_get(9)?,
     })
 }
 
@@ -153,24 +181,37 @@ impl HubStore for PgStore {
         })
     }
 
+    async fn hub_log_position(&self) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        count(&client, "SELECT seq FROM hub_log", &[]).await
+    }
+
     async fn enqueue_deliveries(
         &self,
-        topics: Vec<String>,
-        committed_ms: i64,
+        changes: LoggedChanges,
         now_ms: i64,
-    ) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        let rows = client
-            .execute(
-                "INSERT INTO hub_deliveries
-                     (subscription_id, version, committed_ms, due_ms, attempts, claimed_until_ms)
-                 SELECT id, 1, $2, $3, 0, 0 FROM hub_subscriptions
-                 WHERE topic = ANY($1) AND expires_ms > $3
-                 ON CONFLICT (subscription_id) DO UPDATE SET version = hub_deliveries.version + 1",
-                &[&topics, &committed_ms, &now_ms],
-            )
+    ) -> Result<Option<u64>, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        // The row lock serialises replicas: the second waits for the first
+        // to commit, then finds the position moved and queues nothing.
+        let (from, to) = (as_i64(changes.from), as_i64(changes.to));
+        let moved = tx
+            .execute("UPDATE hub_log SET seq = $2 WHERE seq = $1", &[&from, &to])
             .await?;
-        Ok(rows)
+        if moved == 0 {
+            return Ok(None);
+        }
+        let committed = changes.committed_ms;
+        let rows = match &changes.topics {
+            Topics::These(topics) => {
+                tx.execute(ENQUEUE_TOPICS, &[&committed, &now_ms, &to, topics])
+                    .await?
+            }
+            Topics::All => tx.execute(ENQUEUE_ALL, &[&committed, &now_ms, &to]).await?,
+        };
+        tx.commit().await?;
+        Ok(Some(rows))
     }
 
     async fn claim_deliveries(
@@ -193,93 +234,29 @@ impl HubStore for PgStore {
                  FROM due, hub_subscriptions s
                  WHERE d.subscription_id = due.subscription_id AND s.id = d.subscription_id
                  RETURNING d.subscription_id, d.version, s.topic, s.callback, s.secret,
-                           d.committed_ms, d.attempts, d.first_failure_ms",
+                           d.committed_ms, d.attempts, d.first_failure_ms, d.log_seq, s.host",
                 &[&now_ms, &limit, &claim_until_ms],
             )
             .await?;
         rows.iter().map(delivery).collect()
     }
 
-    async fn finish_delivery(
+    async fn finish_deliveries(
         &self,
-        subscription: i64,
-        version: i64,
-        end: DeliveryEnd,
+        finished: Vec<Finished>,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let mut ended = false;
-        match end {
-            DeliveryEnd::Delivered => {
-                let removed = tx
-                    .execute(
-                        "DELETE FROM hub_deliveries WHERE subscription_id = $1 AND version = $2",
-                        &[&subscription, &version],
-                    )
-                    .await?;
-                if removed == 0 {
-                    // A change came while this one was sent: send the newest now.
-                    tx.execute(
-                        "UPDATE hub_deliveries SET due_ms = $2, claimed_until_ms = 0,
-                             attempts = 0, first_failure_ms = NULL
-                         WHERE subscription_id = $1",
-                        &[&subscription, &now_ms],
-                    )
-                    .await?;
-                }
-                tx.execute(
-                    "UPDATE hub_subscriptions SET failing_since_ms = NULL WHERE id = $1",
-                    &[&subscription],
-                )
-                .await?;
-            }
-            DeliveryEnd::Retry { due_ms } => {
-                tx.execute(
-                    "UPDATE hub_deliveries SET attempts = attempts + 1, due_ms = $2,
-                         claimed_until_ms = 0, first_failure_ms = coalesce(first_failure_ms, $3)
-                     WHERE subscription_id = $1",
-                    &[&subscription, &due_ms, &now_ms],
-                )
-                .await?;
-            }
-            DeliveryEnd::Dropped {
-                end_if_failing_since_ms,
-            } => {
-                let first_failure: Option<i64> = tx
-                    .query_opt(
-                        "DELETE FROM hub_deliveries WHERE subscription_id = $1
-                         RETURNING first_failure_ms",
-                        &[&subscription],
-                    )
-                    .await?
-                    .map(|row| row.try_get::<_, Option<i64>>(0))
-                    .transpose()?
-                    .flatten();
-                let since = first_failure.unwrap_or(now_ms);
-                tx.execute(
-                    "UPDATE hub_subscriptions SET failing_since_ms = coalesce(failing_since_ms, $2)
-                     WHERE id = $1",
-                    &[&subscription, &since],
-                )
-                .await?;
-                ended = tx
-                    .execute(
-                        "DELETE FROM hub_subscriptions WHERE id = $1 AND failing_since_ms <= $2",
-                        &[&subscription, &end_if_failing_since_ms],
-                    )
-                    .await?
-                    > 0;
-            }
-            DeliveryEnd::Gone => {
-                ended = tx
-                    .execute(
-                        "DELETE FROM hub_subscriptions WHERE id = $1",
-                        &[&subscription],
-                    )
-                    .await?
-                    > 0;
-            }
+        // Successes, nearly all of a fan-out, go in three statements however
+        // many there are; the rest one by one.
+        let (delivered, others): (Vec<Finished>, Vec<Finished>) = finished
+            .into_iter()
+            .partition(|f| f.end == DeliveryEnd::Delivered);
+        delivered_all(&tx, &delivered, now_ms).await?;
+        let mut ended = 0;
+        for one in others {
+            ended += u64::from(finish(&tx, one, now_ms).await?);
         }
         tx.commit().await?;
         Ok(ended)
@@ -315,4 +292,100 @@ impl HubStore for PgStore {
             pending_deliveries: n(2)?,
         })
     }
+}
+
+/// Records successes: each row goes unless a change came while it was sent
+/// (its version moved), in which case the newest body is due now.
+async fn delivered_all(
+    tx: &impl GenericClient,
+    delivered: &[Finished],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    if delivered.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = delivered.iter().map(|f| f.subscription).collect();
+    let versions: Vec<i64> = delivered.iter().map(|f| f.version).collect();
+    tx.execute(
+        "DELETE FROM hub_deliveries d USING unnest($1::bigint[], $2::bigint[]) AS f(id, version)
+         WHERE d.subscription_id = f.id AND d.version = f.version",
+        &[&ids, &versions],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE hub_deliveries SET due_ms = $2, claimed_until_ms = 0,
+             attempts = 0, first_failure_ms = NULL
+         WHERE subscription_id = ANY($1)",
+        &[&ids, &now_ms],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE hub_subscriptions SET failing_since_ms = NULL
+         WHERE id = ANY($1) AND failing_since_ms IS NOT NULL",
+        &[&ids],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records how one claimed delivery ended; true if that ended the subscription.
+async fn finish(tx: &impl GenericClient, one: Finished, now_ms: i64) -> Result<bool, StoreError> {
+    let Finished {
+        subscription, end, ..
+    } = one;
+    let mut ended = false;
+    match end {
+        DeliveryEnd::Delivered => delivered_all(tx, &[one], now_ms).await?,
+        DeliveryEnd::Retry { due_ms } => {
+            tx.execute(
+                "UPDATE hub_deliveries SET attempts = attempts + 1, due_ms = $2,
+                     claimed_until_ms = 0, first_failure_ms = coalesce(first_failure_ms, $3)
+                 WHERE subscription_id = $1",
+                &[&subscription, &due_ms, &now_ms],
+            )
+            .await?;
+        }
+        DeliveryEnd::Dropped {
+            end_if_failing_since_ms,
+        } => {
+            let first_failure: Option<i64> = tx
+                .query_opt(
+                    "DELETE FROM hub_deliveries WHERE subscription_id = $1
+                     RETURNING first_failure_ms",
+                    &[&subscription],
+                )
+                .await?
+                .map(|row| row.try_get::<_, Option<i64>>(0))
+                .transpose()?
+                .flatten();
+            let since = first_failure.unwrap_or(now_ms);
+            tx.execute(
+                "UPDATE hub_subscriptions SET failing_since_ms = coalesce(failing_since_ms, $2)
+                 WHERE id = $1",
+                &[&subscription, &since],
+            )
+            .await?;
+            ended = tx
+                .execute(
+                    "DELETE FROM hub_subscriptions WHERE id = $1 AND failing_since_ms <= $2",
+                    &[&subscription, &end_if_failing_since_ms],
+                )
+                .await?
+                > 0;
+        }
+        DeliveryEnd::Gone => {
+            ended = tx
+                .execute(
+                    "DELETE FROM hub_subscriptions WHERE id = $1",
+                    &[&subscription],
+                )
+                .await?
+                > 0;
+        }
+    }
+    Ok(ended)
+}
+
+fn as_i64(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
 }

@@ -4,8 +4,8 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    Delivery, DeliveryEnd, HubStore, NewSubscription, Room, Subscribed, SubscriptionCounts,
-    SubscriptionLimits,
+    Delivery, DeliveryEnd, Finished, HubStore, LoggedChanges, NewSubscription, Room, Subscribed,
+    SubscriptionCounts, SubscriptionLimits, Topics,
 };
 use crate::store::{SqliteStore, StoreError};
 
@@ -34,6 +34,35 @@ CREATE TABLE hub_deliveries (
 ) STRICT;
 CREATE INDEX hub_deliveries_by_due ON hub_deliveries (due_ms);
 ";
+
+/// Schema 4: how far the change log has been turned into deliveries (from
+/// the log's end when the table is made: what came before was queued by the
+/// write itself), and the log record each delivery waits for.
+pub(in crate::store) const SCHEMA_HUB_LOG: &str = "
+CREATE TABLE hub_log (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO hub_log (id, seq) SELECT 1, coalesce(max(seq), 0) FROM changes;
+ALTER TABLE hub_deliveries ADD COLUMN log_seq INTEGER NOT NULL DEFAULT 0;
+";
+
+/// Queues a delivery for each leased subscription of topic ?4 (committed ?1,
+/// due now ?2, waiting for log record ?3), or folds the change into the row
+/// waiting. `WHERE` before `ON CONFLICT` keeps SQLite from reading the upsert
+/// as a join clause.
+const ENQUEUE_TOPIC: &str = "
+INSERT INTO hub_deliveries
+    (subscription_id, version, committed_ms, due_ms, attempts, claimed_until_ms, log_seq)
+SELECT id, 1, ?1, ?2, 0, 0, ?3 FROM hub_subscriptions WHERE topic = ?4 AND expires_ms > ?2
+ON CONFLICT (subscription_id) DO UPDATE SET version = version + 1, log_seq = excluded.log_seq";
+
+/// [`ENQUEUE_TOPIC`] for every leased subscription.
+const ENQUEUE_ALL: &str = "
+INSERT INTO hub_deliveries
+    (subscription_id, version, committed_ms, due_ms, attempts, claimed_until_ms, log_seq)
+SELECT id, 1, ?1, ?2, 0, 0, ?3 FROM hub_subscriptions WHERE expires_ms > ?2
+ON CONFLICT (subscription_id) DO UPDATE SET version = version + 1, log_seq = excluded.log_seq";
 
 fn count(conn: &Connection, sql: &str, params: impl rusqlite::Params) -> Result<u64, StoreError> {
     let n: i64 = conn.prepare_cached(sql)?.query_row(params, |r| r.get(0))?;
@@ -137,31 +166,40 @@ impl HubStore for SqliteStore {
         .await
     }
 
+    async fn hub_log_position(&self) -> Result<u64, StoreError> {
+        self.read(|conn| count(conn, "SELECT seq FROM hub_log", []))
+            .await
+    }
+
     async fn enqueue_deliveries(
         &self,
-        topics: Vec<String>,
-        committed_ms: i64,
+        changes: LoggedChanges,
         now_ms: i64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Option<u64>, StoreError> {
         self.write(move |conn| {
-            let tx = conn.transaction()?;
-            let mut rows = 0;
-            {
-                // `WHERE` before `ON CONFLICT` keeps SQLite from reading the
-                // upsert as a join clause.
-                let mut upsert = tx.prepare_cached(
-                    "INSERT INTO hub_deliveries
-                         (subscription_id, version, committed_ms, due_ms, attempts, claimed_until_ms)
-                     SELECT id, 1, ?2, ?3, 0, 0 FROM hub_subscriptions
-                     WHERE topic = ?1 AND expires_ms > ?3
-                     ON CONFLICT (subscription_id) DO UPDATE SET version = version + 1",
-                )?;
-                for topic in &topics {
-                    rows += upsert.execute(params![topic, committed_ms, now_ms])?;
-                }
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let moved = tx
+                .prepare_cached("UPDATE hub_log SET seq = ?2 WHERE seq = ?1")?
+                .execute(params![as_i64(changes.from), as_i64(changes.to)])?;
+            if moved == 0 {
+                return Ok(None);
             }
+            let (committed, to) = (changes.committed_ms, as_i64(changes.to));
+            let rows = match &changes.topics {
+                Topics::These(topics) => {
+                    let mut upsert = tx.prepare_cached(ENQUEUE_TOPIC)?;
+                    let mut rows = 0;
+                    for topic in topics {
+                        rows += upsert.execute(params![committed, now_ms, to, topic])?;
+                    }
+                    rows
+                }
+                Topics::All => tx
+                    .prepare_cached(ENQUEUE_ALL)?
+                    .execute(params![committed, now_ms, to])?,
+            };
             tx.commit()?;
-            Ok(rows as u64)
+            Ok(Some(rows as u64))
         })
         .await
     }
@@ -178,7 +216,7 @@ impl HubStore for SqliteStore {
             {
                 let mut due = tx.prepare_cached(
                     "SELECT d.subscription_id, d.version, s.topic, s.callback, s.secret,
-                            d.committed_ms, d.attempts, d.first_failure_ms
+                            d.committed_ms, d.attempts, d.first_failure_ms, d.log_seq, s.host
                      FROM hub_deliveries d JOIN hub_subscriptions s ON s.id = d.subscription_id
                      WHERE d.due_ms <= ?1 AND d.claimed_until_ms <= ?1 AND s.expires_ms > ?1
                      ORDER BY d.due_ms LIMIT ?2",
@@ -195,6 +233,8 @@ impl HubStore for SqliteStore {
                         committed_ms: row.get(5)?,
                         attempts: u32::try_from(row.get::<_, i64>(6)?).unwrap_or(u32::MAX),
                         first_failure_ms: row.get(7)?,
+                        log_seq: u64::try_from(row.get::<_, i64>(8)?).unwrap_or(0),
+                        host: row.get(9)?,
                     });
                 }
                 let mut claim = tx.prepare_cached(
@@ -210,75 +250,16 @@ impl HubStore for SqliteStore {
         .await
     }
 
-    async fn finish_delivery(
+    async fn finish_deliveries(
         &self,
-        subscription: i64,
-        version: i64,
-        end: DeliveryEnd,
+        finished: Vec<Finished>,
         now_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<u64, StoreError> {
         self.write(move |conn| {
             let tx = conn.transaction()?;
-            let mut ended = false;
-            match end {
-                DeliveryEnd::Delivered => {
-                    let removed = tx
-                        .prepare_cached(
-                            "DELETE FROM hub_deliveries WHERE subscription_id = ?1 AND version = ?2",
-                        )?
-                        .execute(params![subscription, version])?;
-                    if removed == 0 {
-                        // A change came while this one was sent: send the newest now.
-                        tx.prepare_cached(
-                            "UPDATE hub_deliveries SET due_ms = ?2, claimed_until_ms = 0,
-                                 attempts = 0, first_failure_ms = NULL
-                             WHERE subscription_id = ?1",
-                        )?
-                        .execute(params![subscription, now_ms])?;
-                    }
-                    tx.prepare_cached(
-                        "UPDATE hub_subscriptions SET failing_since_ms = NULL WHERE id = ?1",
-                    )?
-                    .execute([subscription])?;
-                }
-                DeliveryEnd::Retry { due_ms } => {
-                    tx.prepare_cached(
-                        "UPDATE hub_deliveries SET attempts = attempts + 1, due_ms = ?2,
-                             claimed_until_ms = 0, first_failure_ms = coalesce(first_failure_ms, ?3)
-                         WHERE subscription_id = ?1",
-                    )?
-                    .execute(params![subscription, due_ms, now_ms])?;
-                }
-                DeliveryEnd::Dropped {
-                    end_if_failing_since_ms,
-                } => {
-                    let first_failure: Option<Option<i64>> = tx
-                        .prepare_cached(
-                            "SELECT first_failure_ms FROM hub_deliveries WHERE subscription_id = ?1",
-                        )?
-                        .query_row([subscription], |r| r.get(0))
-                        .optional()?;
-                    tx.prepare_cached("DELETE FROM hub_deliveries WHERE subscription_id = ?1")?
-                        .execute([subscription])?;
-                    let since = first_failure.flatten().unwrap_or(now_ms);
-                    tx.prepare_cached(
-                        "UPDATE hub_subscriptions SET failing_since_ms = coalesce(failing_since_ms, ?2)
-                         WHERE id = ?1",
-                    )?
-                    .execute(params![subscription, since])?;
-                    ended = tx
-                        .prepare_cached(
-                            "DELETE FROM hub_subscriptions WHERE id = ?1 AND failing_since_ms <= ?2",
-                        )?
-                        .execute(params![subscription, end_if_failing_since_ms])?
-                        > 0;
-                }
-                DeliveryEnd::Gone => {
-                    ended = tx
-                        .prepare_cached("DELETE FROM hub_subscriptions WHERE id = ?1")?
-                        .execute([subscription])?
-                        > 0;
-                }
+            let mut ended = 0;
+            for one in finished {
+                ended += u64::from(finish(&tx, one, now_ms)?);
             }
             tx.commit()?;
             Ok(ended)
@@ -316,4 +297,79 @@ impl HubStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Records how one claimed delivery ended; true if that ended the subscription.
+fn finish(tx: &rusqlite::Transaction, one: Finished, now_ms: i64) -> Result<bool, StoreError> {
+    let Finished {
+        subscription,
+        version,
+        end,
+    } = one;
+    let mut ended = false;
+    match end {
+        DeliveryEnd::Delivered => {
+            let removed = tx
+                .prepare_cached(
+                    "DELETE FROM hub_deliveries WHERE subscription_id = ?1 AND version = ?2",
+                )?
+                .execute(params![subscription, version])?;
+            if removed == 0 {
+                // A change came while this one was sent: send the newest now.
+                tx.prepare_cached(
+                    "UPDATE hub_deliveries SET due_ms = ?2, claimed_until_ms = 0,
+                         attempts = 0, first_failure_ms = NULL
+                     WHERE subscription_id = ?1",
+                )?
+                .execute(params![subscription, now_ms])?;
+            }
+            tx.prepare_cached(
+                "UPDATE hub_subscriptions SET failing_since_ms = NULL WHERE id = ?1",
+            )?
+            .execute([subscription])?;
+        }
+        DeliveryEnd::Retry { due_ms } => {
+            tx.prepare_cached(
+                "UPDATE hub_deliveries SET attempts = attempts + 1, due_ms = ?2,
+                     claimed_until_ms = 0, first_failure_ms = coalesce(first_failure_ms, ?3)
+                 WHERE subscription_id = ?1",
+            )?
+            .execute(params![subscription, due_ms, now_ms])?;
+        }
+        DeliveryEnd::Dropped {
+            end_if_failing_since_ms,
+        } => {
+            let first_failure: Option<Option<i64>> = tx
+                .prepare_cached(
+                    "SELECT first_failure_ms FROM hub_deliveries WHERE subscription_id = ?1",
+                )?
+                .query_row([subscription], |r| r.get(0))
+                .optional()?;
+            tx.prepare_cached("DELETE FROM hub_deliveries WHERE subscription_id = ?1")?
+                .execute([subscription])?;
+            let since = first_failure.flatten().unwrap_or(now_ms);
+            tx.prepare_cached(
+                "UPDATE hub_subscriptions SET failing_since_ms = coalesce(failing_since_ms, ?2)
+                 WHERE id = ?1",
+            )?
+            .execute(params![subscription, since])?;
+            ended = tx
+                .prepare_cached(
+                    "DELETE FROM hub_subscriptions WHERE id = ?1 AND failing_since_ms <= ?2",
+                )?
+                .execute(params![subscription, end_if_failing_since_ms])?
+                > 0;
+        }
+        DeliveryEnd::Gone => {
+            ended = tx
+                .prepare_cached("DELETE FROM hub_subscriptions WHERE id = ?1")?
+                .execute([subscription])?
+                > 0;
+        }
+    }
+    Ok(ended)
+}
+
+fn as_i64(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
 }

@@ -5,10 +5,10 @@ use deadpool_postgres::Pool;
 
 use super::client;
 use crate::store::StoreError;
-use crate::store::hub::PG_SCHEMA_HUB;
+use crate::store::hub::{PG_SCHEMA_HUB, PG_SCHEMA_HUB_LOG};
 
 /// The schema version this binary writes; `kabar_schema` records it.
-const SCHEMA_VERSION: i32 = 2;
+const SCHEMA_VERSION: i32 = 3;
 
 /// Advisory lock key ("kabar" in ASCII, then a number; the write lock is the
 /// next one). Migrations hold it, so replicas starting together migrate one
@@ -81,7 +81,7 @@ pub(super) async fn migrate(pool: &Pool) -> Result<bool, StoreError> {
         tx.commit().await?;
         return Ok(false);
     }
-    for (step, sql) in [(1, SCHEMA_V1), (2, PG_SCHEMA_HUB)] {
+    for (step, sql) in [(1, SCHEMA_V1), (2, PG_SCHEMA_HUB), (3, PG_SCHEMA_HUB_LOG)] {
         if version < step {
             tx.batch_execute(sql).await?;
         }
