@@ -18,6 +18,9 @@ use kabar::store::{
 
 const FEED: &str = "/fr/rss.xml";
 
+/// A feed whose gzip body is below the page file's threshold.
+const SMALL: &str = "/fr/sports/rss.xml";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn feeds_carry_the_contract_headers() {
     let server = start().await;
@@ -680,24 +683,41 @@ async fn bodies_sent_from_the_page_file_are_the_bytes_written_from_memory() {
     let off = Site::edited(|text| text.replace("sendfile = true", "sendfile = false"))
         .serve()
         .await;
-    let mut expected = Vec::new();
+    let mut codings = Vec::new();
     for coding in ["identity", "gzip", "br"] {
         let sent = on.get_with(FEED, &[("accept-encoding", coding)]).await;
         let written = off.get_with(FEED, &[("accept-encoding", coding)]).await;
         assert_eq!(sent.status, StatusCode::OK);
         assert_eq!(sent.header("etag"), written.header("etag"), "{coding}");
         assert!(sent.body == written.body, "{coding}: the same bytes");
-        expected.push(written.body);
+        codings.push(written.body);
     }
-    // Identity goes by sendfile, the smaller codings from memory.
-    assert!(expected[0].len() >= kabar::serve::pages::MIN_BODY);
-    assert!(expected[1].len() < kabar::serve::pages::MIN_BODY);
+    // Every coding of the feed goes by sendfile, each on pages of its own.
+    let sizes: Vec<usize> = codings.iter().map(|body| body.len()).collect();
+    assert!(
+        sizes
+            .iter()
+            .all(|&len| len >= kabar::serve::pages::MIN_BODY),
+        "{sizes:?}"
+    );
+    let total: usize = sizes.iter().sum();
     let held = page_file_bytes(&on).await;
     assert!(
-        held >= expected[0].len() as u64 && held < (expected[0].len() + expected[1].len()) as u64,
-        "identity alone is in the page file: {held}"
+        held >= total as u64 && held < (total + 3 * 4096) as u64,
+        "the feed's three codings are in the page file: {held} for {sizes:?}"
     );
     assert_eq!(page_file_bytes(&off).await, 0);
+    // A small section feed is written from memory.
+    let small = on
+        .get_with(SMALL, &[("accept-encoding", "gzip")])
+        .await
+        .body;
+    assert!(
+        small.len() < kabar::serve::pages::MIN_BODY,
+        "{}",
+        small.len()
+    );
+    let expected = [codings[0].clone(), small];
 
     // Pipelined requests for more bytes than the socket buffers hold, read
     // only after a pause through a small window: sendfile stops short and
@@ -709,14 +729,18 @@ async fn bodies_sent_from_the_page_file_are_the_bytes_written_from_memory() {
     const PIPELINED: usize = 60;
     let requests: String = (0..PIPELINED)
         .map(|i| {
-            let coding = if i % 2 == 0 { "identity" } else { "gzip" };
+            let (path, coding) = if i % 2 == 0 {
+                (FEED, "identity")
+            } else {
+                (SMALL, "gzip")
+            };
             let close = if i == PIPELINED - 1 {
                 "connection: close\r\n"
             } else {
                 ""
             };
             format!(
-                "GET {FEED} HTTP/1.1\r\nhost: kabar\r\naccept-encoding: {coding}\r\n{close}\r\n"
+                "GET {path} HTTP/1.1\r\nhost: kabar\r\naccept-encoding: {coding}\r\n{close}\r\n"
             )
         })
         .collect();

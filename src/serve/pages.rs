@@ -31,8 +31,11 @@ use bytes::Bytes;
 
 /// Bodies smaller than this stay in the heap: for them `sendfile` costs a
 /// second system call and a reference per page to save a copy that is cheap
-/// at that size.
-pub const MIN_BODY: usize = 64 * 1024;
+/// at that size. Compressed feeds (17–40 KB) are above it: a body copied into
+/// the socket is dirty in the server core's cache when the reader's core
+/// copies it out, which costs the reader more than the server saves
+/// (BENCHMARKS.md, "one core").
+pub const MIN_BODY: usize = 16 * 1024;
 
 /// Offsets are multiples of the page size, so a body starts on a page of its
 /// own and punching its range frees whole pages.
