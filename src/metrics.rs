@@ -14,6 +14,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Feed,
+    Sitemap,
     Opml,
     Index,
     Health,
@@ -25,8 +26,9 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 9] = [
+    const ALL: [Route; 10] = [
         Route::Feed,
+        Route::Sitemap,
         Route::Opml,
         Route::Index,
         Route::Health,
@@ -40,6 +42,7 @@ impl Route {
     fn label(self) -> &'static str {
         match self {
             Route::Feed => "feed",
+            Route::Sitemap => "sitemap",
             Route::Opml => "opml",
             Route::Index => "index",
             Route::Health => "healthz",
@@ -58,7 +61,7 @@ const STATUSES: [u16; 18] = [
 ];
 
 /// What is rendered, as a metric label.
-pub const RENDER_KINDS: [&str; 5] = ["rss", "atom", "json", "opml", "index"];
+pub const RENDER_KINDS: [&str; 6] = ["rss", "atom", "json", "opml", "index", "sitemap"];
 
 /// Upper bounds of the render-time histogram, in seconds.
 const RENDER_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];

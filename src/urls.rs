@@ -9,6 +9,8 @@
 //! /{lang}/{format}                       a language's feed
 //! /{lang}/{section}/{format}             one section of it
 //! /{lang}/archive/{YYYY-MM}/atom.xml     a closed month (RFC 5005)
+//! /{lang}/news-sitemap.xml               a language's news of the last 48 hours
+//! /sitemap.xml                           the index of the news sitemaps
 //! /healthz /readyz /metrics              for operators
 //! /websub                                the built-in WebSub hub (POST)
 //! ```
@@ -141,8 +143,9 @@ impl fmt::Display for Month {
 }
 
 /// Something Kabar renders: a feed (by index into the configuration's languages
-/// and sections), a language's monthly Atom archive, the OPML list or the HTML
-/// index. Small and `Copy`, so a cache lookup hashes a few bytes.
+/// and sections), a language's monthly Atom archive, a language's news
+/// sitemap, the sitemap index, the OPML list or the HTML index. Small and
+/// `Copy`, so a cache lookup hashes a few bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Resource {
     Feed {
@@ -154,6 +157,10 @@ pub enum Resource {
         lang: usize,
         month: Month,
     },
+    NewsSitemap {
+        lang: usize,
+    },
+    SitemapIndex,
     Opml,
     Index,
 }
@@ -176,6 +183,8 @@ impl Resource {
                 feed_url(config, lang(l)?, section, format)
             }
             Resource::Archive { lang: l, month } => archive_url(config, lang(l)?, month),
+            Resource::NewsSitemap { lang: l } => news_sitemap_url(config, lang(l)?),
+            Resource::SitemapIndex => public_url(config, SITEMAP_INDEX),
             Resource::Opml => public_url(config, OPML),
             Resource::Index => public_url(config, ""),
         })
@@ -198,6 +207,12 @@ const OPML: &str = "feeds.opml";
 
 /// The path segment that leads to a language's monthly archives.
 const ARCHIVE: &str = "archive";
+
+/// `/sitemap.xml` without its leading `/`: the index of the news sitemaps.
+const SITEMAP_INDEX: &str = "sitemap.xml";
+
+/// The last segment of a language's news sitemap.
+const NEWS_SITEMAP: &str = "news-sitemap.xml";
 
 /// `/websub` without its leading `/`: the built-in hub's endpoint.
 const HUB: &str = "websub";
@@ -224,6 +239,16 @@ pub fn archive_url(config: &Config, lang: &str, month: Month) -> String {
         config,
         &format!("{lang}/{ARCHIVE}/{month}/{}", Format::Atom.file_name()),
     )
+}
+
+/// The public URL of a language's news sitemap.
+pub fn news_sitemap_url(config: &Config, lang: &str) -> String {
+    public_url(config, &format!("{lang}/{NEWS_SITEMAP}"))
+}
+
+/// The public URL of the sitemap index.
+pub fn sitemap_index_url(config: &Config) -> String {
+    public_url(config, SITEMAP_INDEX)
 }
 
 /// The public URL of the OPML list of every feed.
@@ -282,11 +307,13 @@ pub fn route(config: &Config, path: &str) -> Result<Route, NotFound> {
     match &segments[..count] {
         [""] => Ok(Route::Resource(Resource::Index)),
         [OPML] => Ok(Route::Resource(Resource::Opml)),
+        [SITEMAP_INDEX] => Ok(Route::Resource(Resource::SitemapIndex)),
         ["healthz"] => Ok(Route::Health),
         ["readyz"] => Ok(Route::Ready),
         ["metrics"] => Ok(Route::Metrics),
         [HUB] => Ok(Route::Hub),
         [lang, ARCHIVE, month, "atom.xml"] => archive(config, lang, month),
+        [lang, NEWS_SITEMAP] => news_sitemap(config, lang),
         [lang, file] => feed(config, lang, None, file),
         [lang, section, file] => feed(config, lang, Some(section), file),
         _ => Err(no_route()),
@@ -328,12 +355,21 @@ fn archive(config: &Config, lang: &str, month: &str) -> Result<Route, NotFound> 
     Ok(Route::Resource(Resource::Archive { lang, month }))
 }
 
+/// `/{lang}/news-sitemap.xml`.
+fn news_sitemap(config: &Config, lang: &str) -> Result<Route, NotFound> {
+    match config.languages.iter().position(|l| l.code() == lang) {
+        Some(lang) => Ok(Route::Resource(Resource::NewsSitemap { lang })),
+        None => Err(not_found(config, &format!("unknown language {lang:?}"))),
+    }
+}
+
 fn not_found(config: &Config, what: &str) -> NotFound {
     let formats: Vec<&str> = Format::ALL.iter().map(|f| f.file_name()).collect();
     NotFound(format!(
         "404 Not Found: {what}.\n\
          Feeds are /{{language}}/{{format}} and /{{language}}/{{section}}/{{format}};\n\
-         monthly archives are /{{language}}/archive/{{YYYY-MM}}/atom.xml.\n\
+         monthly archives are /{{language}}/archive/{{YYYY-MM}}/atom.xml;\n\
+         news sitemaps are /{{language}}/news-sitemap.xml, listed in /sitemap.xml.\n\
          languages: {}\nsections: {}\nformats: {}\nalso: /, /feeds.opml, /healthz, /readyz, /metrics, /websub\n",
         config.language_codes().join(", "),
         config.section_slugs().join(", "),
@@ -373,8 +409,9 @@ mod tests {
     #[test]
     fn every_resource_routes_back_from_its_url() {
         let config = config();
-        let mut resources = vec![Resource::Opml, Resource::Index];
+        let mut resources = vec![Resource::Opml, Resource::Index, Resource::SitemapIndex];
         for lang in 0..config.languages.len() {
+            resources.push(Resource::NewsSitemap { lang });
             resources.push(Resource::Archive {
                 lang,
                 month: Month::parse("2025-02").unwrap(),

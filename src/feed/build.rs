@@ -1,7 +1,7 @@
 //! One feed's items from its store rows: titles, summaries, content, ids and
 //! the links between an article's language versions.
 
-use chrono::{DateTime, NaiveDate, TimeZone};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 
 use super::{Feed, FeedUrls, History, Item, LinkTo, SectionRef};
@@ -110,6 +110,13 @@ fn epoch_of_tags(config: &Config) -> DateTime<Tz> {
     config.site.time_zone.from_utc_datetime(&naive)
 }
 
+/// When a row's item last changed: its version's update, or the article's
+/// (section, tags, image) when that is later.
+pub fn updated_of(row: &FeedRow) -> DateTime<FixedOffset> {
+    let version_updated = row.version.updated.unwrap_or(row.article.published);
+    version_updated.max(row.article.updated)
+}
+
 fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: &FeedRow) -> Item {
     let article = &row.article;
     let version = &row.version;
@@ -172,8 +179,7 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
         })
         .collect();
 
-    let version_updated = version.updated.unwrap_or(article.published);
-    let updated = version_updated.max(article.updated);
+    let updated = updated_of(row);
     let image = article.image.as_ref().map(clean_image);
     let content_html = content_html(
         lang,

@@ -4,7 +4,8 @@
 //! [`Feed`]: derived titles, clean summaries, sanitized content with the
 //! translation notice, stable ids, links to the original and the siblings. Every
 //! string that leaves this module is XML 1.0 legal, so the renderers only encode.
-//! `build` makes a subscription feed's items, `archive` a closed month's.
+//! `build` makes a subscription feed's items (and a news sitemap's, from
+//! [`news_query`]'s rows), `archive` a closed month's.
 
 pub mod archive;
 mod build;
@@ -17,7 +18,14 @@ use crate::config::{Config, Direction, Language, Section};
 use crate::store::FeedQuery;
 use crate::urls::Format;
 
-pub use build::build;
+pub use build::{build, updated_of};
+
+/// How far back a news sitemap reaches: news search engines take the
+/// articles of the last two days from it.
+pub const NEWS_WINDOW_MS: i64 = 48 * 3600 * 1000;
+
+/// The most articles a news sitemap lists (Google News reads no more).
+pub const NEWS_MAX_ITEMS: usize = 1000;
 
 /// One feed, ready to render in any format.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +125,18 @@ pub struct Item {
 pub struct LinkTo {
     pub lang: String,
     pub url: String,
+}
+
+/// The store query for a language's news sitemap at `now_ms`: its newest
+/// items published in the last [`NEWS_WINDOW_MS`], from the same index as
+/// its feed.
+pub fn news_query(lang: &Language, now_ms: i64) -> FeedQuery {
+    FeedQuery {
+        lang: lang.code().to_owned(),
+        section: None,
+        limit: NEWS_MAX_ITEMS,
+        published_ms: now_ms.saturating_sub(NEWS_WINDOW_MS)..i64::MAX,
+    }
 }
 
 /// The store query for one feed.

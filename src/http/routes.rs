@@ -16,6 +16,9 @@ pub use crate::urls::Route;
 pub fn metric(route: &Route) -> metrics::Route {
     match route {
         Route::Resource(Resource::Feed { .. } | Resource::Archive { .. }) => metrics::Route::Feed,
+        Route::Resource(Resource::NewsSitemap { .. } | Resource::SitemapIndex) => {
+            metrics::Route::Sitemap
+        }
         Route::Resource(Resource::Opml) => metrics::Route::Opml,
         Route::Resource(Resource::Index) => metrics::Route::Index,
         Route::Health => metrics::Route::Health,

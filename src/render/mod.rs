@@ -1,5 +1,6 @@
-//! Renderers: one [`Feed`] into RSS 2.0, Atom 1.0 or JSON Feed 1.1 bytes, and the
-//! site-wide OPML list and HTML index.
+//! Renderers: one [`Feed`] into RSS 2.0, Atom 1.0 or JSON Feed 1.1 bytes, or
+//! into a news sitemap; the sitemap index, and the site-wide OPML list and
+//! HTML index.
 //!
 //! Renderers only encode: every decision about content was made by the builder,
 //! and the same input always gives the same bytes (no clock, no random order).
@@ -9,6 +10,7 @@ mod index;
 mod json;
 mod opml;
 mod rss;
+mod sitemap;
 
 use crate::config::Config;
 use crate::feed::Feed;
@@ -16,6 +18,7 @@ use crate::urls::Format;
 
 pub use index::render as index;
 pub use opml::render as opml;
+pub use sitemap::{Listed, index as sitemap_index, news as news_sitemap, news_language};
 
 /// A format's name as people write it, for feed titles in the OPML list and the
 /// index: "Atom", not "ATOM"; JSON Feed is the format's name, JSON only its syntax.

@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
@@ -129,6 +130,48 @@ impl<S: ArticleStore> Builder<S> {
                 })
                 .await
             }
+            Resource::NewsSitemap { lang } => {
+                let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                let now_ms = chrono::Utc::now().timestamp_millis();
+                let rows = self
+                    .store
+                    .feed_rows(feed::news_query(language, now_ms))
+                    .await?;
+                let fresh_until = news_fresh_until(&rows, now_ms);
+                self.blocking(false, move || {
+                    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                    let feed = feed::build(&config, language, None, &rows);
+                    let body = render::news_sitemap(&config, &feed);
+                    Ok(
+                        Representation::new(SITEMAP_TYPE, body, Some(feed.updated), None)
+                            .fresh_until(fresh_until),
+                    )
+                })
+                .await
+            }
+            Resource::SitemapIndex => {
+                let now_ms = chrono::Utc::now().timestamp_millis();
+                let mut listed = Vec::with_capacity(config.languages.len());
+                let mut fresh_until = None;
+                for language in &config.languages {
+                    let rows = self
+                        .store
+                        .feed_rows(feed::news_query(language, now_ms))
+                        .await?;
+                    fresh_until = earlier(fresh_until, news_fresh_until(&rows, now_ms));
+                    listed.push(render::Listed {
+                        url: urls::news_sitemap_url(&config, language.code()),
+                        updated: rows
+                            .iter()
+                            .map(feed::updated_of)
+                            .max()
+                            .map(|t| t.with_timezone(&config.site.time_zone)),
+                    });
+                }
+                let updated = listed.iter().filter_map(|l| l.updated).max();
+                let body = render::sitemap_index(&listed);
+                Ok(Representation::new(SITEMAP_TYPE, body, updated, None).fresh_until(fresh_until))
+            }
             Resource::Opml => {
                 self.blocking(false, move || {
                     Ok(page("text/x-opml; charset=utf-8", render::opml(&config)))
@@ -228,6 +271,32 @@ fn feed_parts(
         None => None,
     };
     Ok((language, section))
+}
+
+/// The media type of sitemaps (sitemaps.org names no other).
+const SITEMAP_TYPE: &str = "application/xml; charset=utf-8";
+
+/// Until when a news sitemap made at `now_ms` from `rows` stays right with no
+/// write: until its oldest item leaves the window. `None` when it lists
+/// nothing, since only a write can add an item.
+fn news_fresh_until(rows: &[FeedRow], now_ms: i64) -> Option<Instant> {
+    let oldest = rows
+        .iter()
+        .map(|row| row.article.published.timestamp_millis())
+        .min()?;
+    let left_in_window = oldest
+        .saturating_add(feed::NEWS_WINDOW_MS)
+        .saturating_sub(now_ms);
+    let left = Duration::from_millis(u64::try_from(left_in_window).unwrap_or(0));
+    Instant::now().checked_add(left)
+}
+
+/// The earlier of two optional instants, either one when the other is `None`.
+fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// A page made from the configuration alone (OPML, index): no Last-Modified,

@@ -94,6 +94,9 @@ pub struct Representation {
     pub link: Option<HeaderValue>,
     /// When it was made: the cache's TTL counts from here.
     pub rendered_at: Instant,
+    /// When its bytes go out of date with no write: a news sitemap's, when
+    /// its oldest item leaves the window. `None`: only writes change it.
+    fresh_until: Option<Instant>,
     /// Where large bodies are kept, brotli's too when it is made; `None`
     /// keeps them in the heap.
     pages: Option<Arc<PageFile>>,
@@ -190,8 +193,29 @@ impl Representation {
             last_modified: updated.map(last_modified),
             link,
             rendered_at: Instant::now(),
+            fresh_until: None,
             pages: None,
         }
+    }
+
+    /// This representation, out of date from `instant` on (see `fresh_until`).
+    pub fn fresh_until(mut self, instant: Option<Instant>) -> Representation {
+        self.fresh_until = instant;
+        self
+    }
+
+    /// When a cache holding it for `ttl` must let it go: at the end of the
+    /// TTL, or when it goes out of date, whichever comes first.
+    pub fn expires(&self, ttl: std::time::Duration) -> Instant {
+        let end_of_ttl = self.rendered_at + ttl;
+        self.fresh_until
+            .map_or(end_of_ttl, |fresh| fresh.min(end_of_ttl))
+    }
+
+    /// Whether it went out of date by itself (see `fresh_until`).
+    pub fn is_out_of_date(&self) -> bool {
+        self.fresh_until
+            .is_some_and(|fresh| Instant::now() >= fresh)
     }
 
     /// This representation with its large bodies in `pages`, sent from there

@@ -20,7 +20,8 @@ pub(super) struct HotSlot {
 struct Hot {
     /// The generation it was built for: stale once the resource's moves on.
     generation: u64,
-    /// When moka's TTL retires it (its render time plus the TTL).
+    /// When moka's TTL retires it (its render time plus the TTL), or sooner
+    /// when it goes out of date by itself (a news sitemap).
     expires: Instant,
     rep: Arc<Representation>,
 }
@@ -51,7 +52,7 @@ impl HotSlot {
         if replaces {
             let value = Some(Hot {
                 generation,
-                expires: rep.rendered_at + ttl,
+                expires: rep.expires(ttl),
                 rep: Arc::clone(rep),
             });
             self.set(&mut hot, value);

@@ -135,7 +135,7 @@ impl<S: ArticleStore> FeedCache<S> {
             || {
                 let rep = hot.hit(stamp.generation)?;
                 copied.set(true);
-                let expires = rep.rendered_at + self.ttl;
+                let expires = rep.expires(self.ttl);
                 Some(Local::new(
                     rep,
                     stamp,
@@ -165,10 +165,13 @@ impl<S: ArticleStore> FeedCache<S> {
     }
 
     /// Retires every render a write that `touched` these languages and sections
-    /// changed, archives included; returns the feeds (for WebSub).
+    /// changed, archives and news sitemaps included; returns the feeds (for
+    /// WebSub).
     pub async fn retire(&self, touched: &Touched) -> Vec<Resource> {
         let feeds = touched_feeds(&self.config, touched);
         self.invalidate(&feeds).await;
+        let sitemaps = touched_sitemaps(&self.config, touched);
+        self.invalidate(&sitemaps).await;
         for (lang, _) in self
             .config
             .languages
@@ -202,6 +205,12 @@ impl<S: ArticleStore> FeedCache<S> {
         self.rendered.invalidate_all();
     }
 
+    /// The current generation of `resource`.
+    fn generation_of(&self, resource: Resource) -> Option<u64> {
+        let slot = self.slots.of(resource)?;
+        Some(self.generations[slot].load(Ordering::Acquire))
+    }
+
     fn stamp(&self, slot: usize) -> Stamp {
         Stamp {
             generation: self.generations[slot].load(Ordering::Acquire),
@@ -224,20 +233,28 @@ impl<S: ArticleStore> FeedCache<S> {
     async fn get_cold(
         &self,
         resource: Resource,
-        generation: u64,
+        mut generation: u64,
         hot: Option<&HotSlot>,
     ) -> Result<Arc<Representation>, Arc<BuildError>> {
+        if let Some(hit) = self.rendered.get(&(resource, generation)).await {
+            if !hit.is_out_of_date() {
+                self.metrics.cache_hit();
+                if let Some(hot) = hot {
+                    hot.remember(generation, &hit, self.ttl);
+                }
+                return Ok(hit);
+            }
+            // A news sitemap whose oldest item left the window: retired as a
+            // write would retire it, and built again for the next generation.
+            self.invalidate(&[resource]).await;
+            generation = self.generation_of(resource).unwrap_or(generation);
+        }
         let key = (resource, generation);
         let remember = |rep: &Arc<Representation>| {
             if let Some(hot) = hot {
                 hot.remember(generation, rep, self.ttl);
             }
         };
-        if let Some(hit) = self.rendered.get(&key).await {
-            self.metrics.cache_hit();
-            remember(&hit);
-            return Ok(hit);
-        }
         self.metrics.cache_miss();
         match self.rendered.try_get_with(key, self.build(resource)).await {
             Ok(rep) => {
@@ -304,6 +321,22 @@ pub fn touched_feeds(config: &Config, touched: &Touched) -> Vec<Resource> {
     resources
 }
 
+/// The news sitemaps of the languages `touched` names, and the index that
+/// lists them (its `lastmod`s), when there are any.
+fn touched_sitemaps(config: &Config, touched: &Touched) -> Vec<Resource> {
+    let mut sitemaps: Vec<Resource> = config
+        .languages
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| touched.langs.contains(l.code()))
+        .map(|(lang, _)| Resource::NewsSitemap { lang })
+        .collect();
+    if !sitemaps.is_empty() {
+        sitemaps.push(Resource::SitemapIndex);
+    }
+    sitemaps
+}
+
 /// Index into [`crate::metrics::RENDER_KINDS`].
 fn render_kind(resource: Resource) -> usize {
     match resource {
@@ -315,5 +348,6 @@ fn render_kind(resource: Resource) -> usize {
         Resource::Archive { .. } => 1,
         Resource::Opml => 3,
         Resource::Index => 4,
+        Resource::NewsSitemap { .. } | Resource::SitemapIndex => 5,
     }
 }

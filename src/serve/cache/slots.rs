@@ -1,7 +1,8 @@
 //! A dense index for every resource the configuration defines, so that
 //! generations and hot slots are plain arrays: feeds by (language, section,
 //! format), then the OPML list and the index page, then one slot per language
-//! that all its archive months share.
+//! that all its archive months share, then each language's news sitemap and
+//! the sitemap index.
 
 use crate::config::Config;
 use crate::urls::{Format, Resource};
@@ -22,7 +23,7 @@ impl Slots {
 
     /// How many slots there are.
     pub fn len(self) -> usize {
-        self.feeds() + 2 + self.langs
+        self.feeds() + 2 + 2 * self.langs + 1
     }
 
     /// The slot of `resource`; `None` when its indexes name nothing in the
@@ -44,6 +45,10 @@ impl Slots {
             Resource::Opml => Some(feeds),
             Resource::Index => Some(feeds + 1),
             Resource::Archive { lang, .. } => self.archives(lang),
+            Resource::NewsSitemap { lang } => {
+                (lang < self.langs).then_some(feeds + 2 + self.langs + lang)
+            }
+            Resource::SitemapIndex => Some(feeds + 2 + 2 * self.langs),
         }
     }
 
@@ -90,7 +95,9 @@ mod tests {
         };
         mark(Resource::Opml);
         mark(Resource::Index);
+        mark(Resource::SitemapIndex);
         for lang in 0..config.languages.len() {
+            mark(Resource::NewsSitemap { lang });
             mark(Resource::Archive {
                 lang,
                 month: Month::parse("2026-01").expect("month"),
@@ -130,6 +137,7 @@ mod tests {
                 lang: langs,
                 month: Month::parse("2026-01").expect("month"),
             },
+            Resource::NewsSitemap { lang: langs },
         ] {
             assert_eq!(slots.of(resource), None, "{resource:?}");
         }
