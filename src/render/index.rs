@@ -46,8 +46,10 @@ pub fn render(config: &Config) -> Vec<u8> {
         out,
         "</head>\n<body>\n<header>\n<h1>{site}</h1>\n\
          <p>RSS, Atom and JSON feeds in every language of the site. Translated items link back to the original.</p>\n\
-         <p><a href=\"{opml}\">feeds.opml</a> — every feed in one file for your reader.</p>\n</header>\n<main>\n",
+         <p><a href=\"{opml}\">feeds.opml</a> — every feed in one file for your reader.</p>\n\
+         <p><a href=\"{sitemaps}\">sitemap.xml</a> — each language's news of the last two days, for news search engines.</p>\n</header>\n<main>\n",
         opml = esc(&urls::opml_url(config)),
+        sitemaps = esc(&urls::sitemap_index_url(config)),
     );
     let feeds = all_feeds(config);
     for lang in &config.languages {
