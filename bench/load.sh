@@ -4,6 +4,7 @@
 #
 #   bench/load.sh                      # 3 rounds × 10 s per scenario and server
 #   ROUNDS=5 DURATION=10 bench/load.sh
+#   CORES=one bench/load.sh            # one-core mode: 12 rounds × 2 s
 #
 # Steps: build the release binary and the corpus generator; import ARTICLES
 # (10,000) corpus articles with `kabar import`; start Kabar on 127.0.0.1; fetch
@@ -32,6 +33,14 @@
 # an older binary that does not know newer keys, or for this binary with a
 # setting changed (sendfile = false).
 #
+# CORES=one measures a small instance as an operator deploys it: each server
+# pinned to one CPU (SERVER_CPU, default 1; nginx with one worker), the load
+# generator alone on another (LOAD_CPU, default 0) with one thread, 12
+# alternating rounds of 2 s, plain/gzip/304; `oha` drives the bodies (plain,
+# gzip; BODIES_WITH=wrk uses wrk -t1 instead) and `wrk -t1` the 304s. Needs
+# taskset and oha (cargo install oha). Each round also reports how long each
+# server waited for its core while another thread had it (schedstat).
+#
 # MEASURE=instructions runs every server under valgrind's callgrind instead
 # (nginx as one worker without a master) and, for each scenario, counts the
 # user-space instructions each spends on REQUESTS (4,000) requests from one
@@ -46,10 +55,21 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-ROUNDS=${ROUNDS:-3}
-DURATION=${DURATION:-10}
+CORES=${CORES:-all}
+SERVER_CPU=${SERVER_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+case $CORES in
+  all) PIN_SERVER=(); PIN_LOAD=(); DEFAULT_ROUNDS=3; DEFAULT_DURATION=10; DEFAULT_THREADS=2
+       DEFAULT_SCENARIOS="plain gzip 304 close"; NGINX_WORKERS=2 ;;
+  one) PIN_SERVER=(taskset -c "$SERVER_CPU"); PIN_LOAD=(taskset -c "$LOAD_CPU")
+       DEFAULT_ROUNDS=12; DEFAULT_DURATION=2; DEFAULT_THREADS=1
+       DEFAULT_SCENARIOS="plain gzip 304"; NGINX_WORKERS=1 ;;
+  *) echo "load.sh: CORES is all or one, not $CORES" >&2; exit 1 ;;
+esac
+ROUNDS=${ROUNDS:-$DEFAULT_ROUNDS}
+DURATION=${DURATION:-$DEFAULT_DURATION}
 CONNECTIONS=${CONNECTIONS:-64}
-THREADS=${THREADS:-2}
+THREADS=${THREADS:-$DEFAULT_THREADS}
 ARTICLES=${ARTICLES:-10000}
 STARTUP_ARTICLES=${STARTUP_ARTICLES:-100000}
 STARTUP_RUNS=${STARTUP_RUNS:-5}
@@ -59,15 +79,18 @@ BASELINE_PORT=${BASELINE_PORT:-18483}
 BASELINE_BIN=${BASELINE_BIN:-}
 BASELINE_CONFIG=${BASELINE_CONFIG:-$ROOT/feeds.toml}
 FEED=${FEED:-/fr/rss.xml}
+BODIES_WITH=${BODIES_WITH:-oha}
 MEASURE=${MEASURE:-time}
 REQUESTS=${REQUESTS:-4000}
-SCENARIOS=${SCENARIOS:-"plain gzip 304 close"}
+SCENARIOS=${SCENARIOS:-$DEFAULT_SCENARIOS}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 BIN=$TARGET_DIR/release/kabar
 CORPUS=$TARGET_DIR/release/examples/corpus
 CLK_TCK=$(getconf CLK_TCK)
 
 TOOLS="cargo curl python3 wrk nginx"
+[ "$CORES" = one ] && TOOLS="$TOOLS taskset"
+[ "$CORES" = one ] && [ "$BODIES_WITH" = oha ] && TOOLS="$TOOLS oha"
 case $MEASURE in
   time) ;;
   instructions) TOOLS="$TOOLS valgrind callgrind_control"; STARTUP_RUNS=0 ;;
@@ -149,7 +172,7 @@ wait_for() {
 
 KABAR_LOG_FILE=$WORK/kabar.log
 wrap kabar
-KABAR_LOG=warn ${WRAP[@]+"${WRAP[@]}"} "$BIN" serve --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" \
+KABAR_LOG=warn ${PIN_SERVER[@]+"${PIN_SERVER[@]}"} ${WRAP[@]+"${WRAP[@]}"} "$BIN" serve --config "$ROOT/feeds.toml" --store "$WORK/kabar.sqlite" \
   --listen "127.0.0.1:$KABAR_PORT" >"$KABAR_LOG_FILE" 2>&1 &
 KABAR_PID=$!
 KABAR=http://127.0.0.1:$KABAR_PORT
@@ -178,7 +201,7 @@ SERVERS="kabar nginx"
 BASELINE=http://127.0.0.1:$BASELINE_PORT
 if [ -n "$BASELINE_BIN" ]; then
   wrap baseline
-  KABAR_LOG=warn ${WRAP[@]+"${WRAP[@]}"} "$BASELINE_BIN" serve --config "$BASELINE_CONFIG" --store "$WORK/kabar.sqlite" \
+  KABAR_LOG=warn ${PIN_SERVER[@]+"${PIN_SERVER[@]}"} ${WRAP[@]+"${WRAP[@]}"} "$BASELINE_BIN" serve --config "$BASELINE_CONFIG" --store "$WORK/kabar.sqlite" \
     --listen "127.0.0.1:$BASELINE_PORT" >"$WORK/baseline.log" 2>&1 &
   BASELINE_PID=$!
   wait_for "$BASELINE/healthz"
@@ -198,7 +221,7 @@ CACHE_CONTROL=$(header cache-control)
 LINK=$(header link)
 MEDIA_TYPE=${CONTENT_TYPE%%;*}
 
-WORKERS="worker_processes 2;"
+WORKERS="worker_processes $NGINX_WORKERS;"
 [ "$MEASURE" = instructions ] && WORKERS="worker_processes 1; master_process off;"
 cat > "$WORK/nginx.conf" <<NGINX
 # One worker per core, as Kabar's runtime has; no access log; sendfile and
@@ -244,7 +267,7 @@ http {
 NGINX
 nginx -t -c "$WORK/nginx.conf" -p "$WORK" 2>/dev/null || nginx -t -c "$WORK/nginx.conf" -p "$WORK"
 wrap nginx
-${WRAP[@]+"${WRAP[@]}"} nginx -c "$WORK/nginx.conf" -p "$WORK" &
+${PIN_SERVER[@]+"${PIN_SERVER[@]}"} ${WRAP[@]+"${WRAP[@]}"} nginx -c "$WORK/nginx.conf" -p "$WORK" &
 NGINX_PID=$!
 NGINX=http://127.0.0.1:$NGINX_PORT
 wait_for "$NGINX$FEED"
@@ -319,28 +342,87 @@ print(f"{rps:.0f} {p99:.3f} {requests} {errors}")
 PY
 }
 
+# oha --output-format json → "rps p99_ms requests errors bytes_per_response"
+parse_oha() {
+  python3 - "$1" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+summary = report["summary"]
+codes = report.get("statusCodeDistribution", {})
+good = sum(n for code, n in codes.items() if code.startswith(("2", "3")))
+# oha cancels the requests in flight when its time is up: not the server's errors.
+errors = {k: n for k, n in report.get("errorDistribution", {}).items() if k != "aborted due to deadline"}
+bad = sum(codes.values()) - good + sum(errors.values())
+p99 = report["latencyPercentiles"]["p99"] * 1e3
+size = summary.get("sizePerRequest") or 0
+print(f"{summary['requestsPerSec']:.0f} {p99:.3f} {sum(codes.values())} {bad} {size}")
+PY
+}
+
+# The load generator for a scenario: oha for bodies in the one-core mode
+# (BODIES_WITH=wrk to cross-check with wrk), wrk elsewhere.
+generator_of() {
+  if [ "$CORES" = one ] && [ "$1" != 304 ] && [ "$1" != close ]; then echo "$BODIES_WITH"; else echo wrk; fi
+}
+
+# "tid nanoseconds" for each thread of a server: the time it spent runnable but
+# not running (the second field of its schedstat), i.e. while another thread
+# had its core.
+waits() {
+  local pid stat run wait slices
+  for pid in $(pids_of "$1"); do
+    for stat in /proc/"$pid"/task/*/schedstat; do
+      read -r run wait slices < "$stat" 2>/dev/null || continue
+      stat=${stat%/schedstat}
+      echo "${stat##*/} $wait"
+    done
+  done
+}
+
+# Milliseconds waited between two `waits` snapshots, over the threads in both
+# (blocking threads come and go).
+waited_ms() {
+  awk 'NR == FNR { before[$1] = $2; next } $1 in before { ns += $2 - before[$1] }
+       END { printf "%d\n", ns / 1e6 }' "$1" "$2"
+}
+
 RESULTS=$WORK/results
 : > "$RESULTS"
 run() { # scenario server round
   local scenario=$1 server=$2 round=$3 url headers=() etag
   read -r url etag < <(target_of "$server")
   case $scenario in
-    plain) ;;
+    # oha asks for gzip and br unless told otherwise; wrk asks for nothing.
+    plain) headers=(-H 'Accept-Encoding: identity') ;;
     gzip) headers=(-H 'Accept-Encoding: gzip') ;;
     304) headers=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $etag") ;;
     close) headers=(-H 'Accept-Encoding: gzip' -H "If-None-Match: $etag" -H 'Connection: close') ;;
   esac
   local user0 sys0 user1 sys1 out=$WORK/wrk-$scenario-$server-$round.txt
   read -r user0 sys0 < <(cpu_ticks "$server")
-  timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency "${headers[@]}" "$url" > "$out"
-  read -r user1 sys1 < <(cpu_ticks "$server")
-  read -r rps p99 requests errors < <(parse_wrk "$out")
-  local cpu_us user_us
+  waits "$server" > "$WORK/waits0"
+  if [ "$(generator_of "$scenario")" = oha ]; then
+    timeout $((DURATION + 30)) ${PIN_LOAD[@]+"${PIN_LOAD[@]}"} oha --no-tui --output-format json \
+      -z "${DURATION}s" -c "$CONNECTIONS" ${headers[@]+"${headers[@]}"} "$url" > "$out"
+    read -r user1 sys1 < <(cpu_ticks "$server")
+    read -r rps p99 requests errors size < <(parse_oha "$out")
+    local expected
+    expected=$(stat -c %s "$WWW$FEED$([ "$scenario" = gzip ] && echo .gz)")
+    [ "$size" = "$expected" ] || { echo "load.sh: $scenario on $server: $size B per response, not the $expected B under test" >&2; exit 1; }
+  else
+    timeout $((DURATION + 30)) ${PIN_LOAD[@]+"${PIN_LOAD[@]}"} wrk -t"$THREADS" -c"$CONNECTIONS" \
+      -d"${DURATION}s" --latency ${headers[@]+"${headers[@]}"} "$url" > "$out"
+    read -r user1 sys1 < <(cpu_ticks "$server")
+    read -r rps p99 requests errors < <(parse_wrk "$out")
+  fi
+  waits "$server" > "$WORK/waits1"
+  local cpu_us user_us waited
+  waited=$(waited_ms "$WORK/waits0" "$WORK/waits1")
   per_request() { python3 -c "print(f'{$1 / $CLK_TCK / max($requests, 1) * 1e6:.2f}')"; }
   cpu_us=$(per_request "$((user1 + sys1 - user0 - sys0))")
   user_us=$(per_request "$((user1 - user0))")
-  echo "$scenario $server $round $rps $p99 $cpu_us $errors" >> "$RESULTS"
-  log "$scenario round $round $server: $rps req/s, p99 $p99 ms, $cpu_us µs CPU/req ($user_us in user space), $errors errors"
+  echo "$scenario $server $round $rps $p99 $cpu_us $errors $waited" >> "$RESULTS"
+  log "$scenario round $round $server: $rps req/s, p99 $p99 ms, $cpu_us µs CPU/req ($user_us in user space), $errors errors, waited $waited ms for its core"
 }
 
 # --- instructions (MEASURE=instructions) ---------------------------------------
@@ -501,17 +583,23 @@ fi
 
 # --- report --------------------------------------------------------------------
 echo
-echo "Kabar vs nginx: $FEED, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds (A B A B)"
+if [ "$CORES" = one ]; then
+  echo "Kabar vs nginx, one core each (CPU $SERVER_CPU; load on CPU $LOAD_CPU): $FEED, $BODIES_WITH -c$CONNECTIONS (plain, gzip) and wrk -t1 -c$CONNECTIONS (304), ${DURATION}s × $ROUNDS rounds (A B A B)"
+else
+  echo "Kabar vs nginx: $FEED, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS rounds (A B A B)"
+fi
 echo "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), Linux $(uname -r), $(date -u +%Y-%m-%dT%H:%MZ)"
 python3 - "$RESULTS" <<'PY'
 import collections, statistics, sys
 rows = [line.split() for line in open(sys.argv[1])]
 by = collections.defaultdict(dict)
-for scenario, server, rnd, rps, p99, cpu, errors in rows:
-    by[(scenario, int(rnd))][server] = (float(rps), float(p99), float(cpu), int(errors))
+for scenario, server, rnd, rps, p99, cpu, errors, waited in rows:
+    by[(scenario, int(rnd))][server] = (float(rps), float(p99), float(cpu), int(errors), int(waited))
 print()
-print("| scenario | round | Kabar req/s | nginx req/s | ratio | Kabar p99 ms | nginx p99 ms | p99 ratio | Kabar CPU µs/req | nginx CPU µs/req | CPU ratio | errors |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+# "waited": milliseconds the server was runnable while another thread had its
+# core (schedstat), the usual cause of a round's slow tail.
+print("| scenario | round | Kabar req/s | nginx req/s | ratio | Kabar p99 ms | nginx p99 ms | p99 ratio | Kabar CPU µs/req | nginx CPU µs/req | CPU ratio | errors | waited ms |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 summary = collections.defaultdict(lambda: collections.defaultdict(list))
 for (scenario, rnd), servers in by.items():
     if "kabar" not in servers or "nginx" not in servers:
@@ -520,7 +608,7 @@ for (scenario, rnd), servers in by.items():
     ratio, p99r, cpur = k[0] / n[0], k[1] / n[1], k[2] / n[2]
     for name, value in (("ratio", ratio), ("p99", p99r), ("cpu", cpur), ("krps", k[0]), ("nrps", n[0])):
         summary[scenario][name].append(value)
-    print(f"| {scenario} | {rnd} | {k[0]:.0f} | {n[0]:.0f} | {ratio:.2f} | {k[1]:.2f} | {n[1]:.2f} | {p99r:.2f} | {k[2]:.1f} | {n[2]:.1f} | {cpur:.2f} | {k[3]}/{n[3]} |")
+    print(f"| {scenario} | {rnd} | {k[0]:.0f} | {n[0]:.0f} | {ratio:.2f} | {k[1]:.2f} | {n[1]:.2f} | {p99r:.2f} | {k[2]:.1f} | {n[2]:.1f} | {cpur:.2f} | {k[3]}/{n[3]} | {k[4]}/{n[4]} |")
 print()
 print("| scenario | req/s ratio, median (range) | p99 ratio, median (range) | CPU/req ratio, median (range) |")
 print("| --- | --- | --- | --- |")
