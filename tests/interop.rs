@@ -15,16 +15,9 @@ use kabar::hub::Verification;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-/// The variable naming the Python that has flask-websub.
-const PYTHON_ENV: &str = "KABAR_TEST_PYTHON";
-
 #[tokio::test(flavor = "multi_thread")]
 async fn flask_websub_discovers_subscribes_and_verifies_signed_deliveries() {
-    let Some(python) = std::env::var_os(PYTHON_ENV).filter(|p| !p.is_empty()) else {
-        eprintln!(
-            "skipped: {PYTHON_ENV} is not set; point it at a Python with \
-             tests/interop/requirements.txt installed (.ci/run does)"
-        );
+    let Some(python) = common::interop_python() else {
         return;
     };
     let server = Site::serve_api_public(|text| {

@@ -21,9 +21,6 @@ const SITEMAP: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
 const NEWS: &str = "http://www.google.com/schemas/sitemap-news/0.9";
 const XHTML: &str = "http://www.w3.org/1999/xhtml";
 
-/// The variable naming the Python that has ultimate-sitemap-parser and lxml.
-const PYTHON_ENV: &str = "KABAR_TEST_PYTHON";
-
 /// `ago` before now, to the second, as the newsroom writes it (Jakarta time,
 /// the site's zone, so the sitemap writes it back the same).
 fn published(ago: Duration) -> String {
@@ -290,11 +287,7 @@ async fn an_article_leaves_the_sitemap_when_it_turns_48_hours_old_without_a_writ
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ultimate_sitemap_parser_reads_back_what_was_written_and_lxml_finds_every_schema_valid() {
-    let Some(python) = std::env::var_os(PYTHON_ENV).filter(|p| !p.is_empty()) else {
-        eprintln!(
-            "skipped: {PYTHON_ENV} is not set; point it at a Python with \
-             tests/interop/requirements.txt installed (.ci/run does)"
-        );
+    let Some(python) = common::interop_python() else {
         return;
     };
     let server = Site::serve_api_public(|text| text).await;

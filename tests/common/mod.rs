@@ -30,6 +30,22 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The variable naming the Python that has tests/interop/requirements.txt
+/// installed (.ci/run makes one), for tests against independent peers.
+pub const PYTHON_ENV: &str = "KABAR_TEST_PYTHON";
+
+/// The Python of [`PYTHON_ENV`]; without it, says the test is skipped.
+pub fn interop_python() -> Option<std::ffi::OsString> {
+    let python = std::env::var_os(PYTHON_ENV).filter(|p| !p.is_empty());
+    if python.is_none() {
+        eprintln!(
+            "skipped: {PYTHON_ENV} is not set; point it at a Python with \
+             tests/interop/requirements.txt installed (.ci/run does)"
+        );
+    }
+    python
+}
+
 /// One test's site on disk: a temporary folder holding the bundled
 /// feeds.toml, pointed at a SQLite store in that folder and at the bundled
 /// demo articles as its seed. Every test that needs a site sets up this way,
