@@ -14,6 +14,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Feed,
+    Preview,
     Sitemap,
     Opml,
     Index,
@@ -26,8 +27,9 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 10] = [
+    const ALL: [Route; 11] = [
         Route::Feed,
+        Route::Preview,
         Route::Sitemap,
         Route::Opml,
         Route::Index,
@@ -42,6 +44,7 @@ impl Route {
     fn label(self) -> &'static str {
         match self {
             Route::Feed => "feed",
+            Route::Preview => "preview",
             Route::Sitemap => "sitemap",
             Route::Opml => "opml",
             Route::Index => "index",
@@ -61,7 +64,7 @@ const STATUSES: [u16; 18] = [
 ];
 
 /// What is rendered, as a metric label.
-pub const RENDER_KINDS: [&str; 6] = ["rss", "atom", "json", "opml", "index", "sitemap"];
+pub const RENDER_KINDS: [&str; 7] = ["rss", "atom", "json", "opml", "index", "sitemap", "preview"];
 
 /// Upper bounds of the render-time histogram, in seconds.
 const RENDER_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0];

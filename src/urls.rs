@@ -8,6 +8,8 @@
 //! /feeds.opml                            every feed, for a reader's import
 //! /{lang}/{format}                       a language's feed
 //! /{lang}/{section}/{format}             one section of it
+//! /{lang}/feed.html, /{lang}/{section}/feed.html
+//!                                        a feed's preview page, for people
 //! /{lang}/archive/{YYYY-MM}/atom.xml     a closed month (RFC 5005)
 //! /{lang}/news-sitemap.xml               a language's news of the last 48 hours
 //! /sitemap.xml                           the index of the news sitemaps
@@ -157,6 +159,14 @@ pub enum Resource {
         lang: usize,
         month: Month,
     },
+    /// A feed as a page a person reads: at its own URL (`feed.html`), or
+    /// answering a browser's navigation to the feed in `format`, whose URL
+    /// it offers to copy.
+    Preview {
+        lang: usize,
+        section: Option<usize>,
+        format: Format,
+    },
     NewsSitemap {
         lang: usize,
     },
@@ -183,10 +193,19 @@ impl Resource {
                 feed_url(config, lang(l)?, section, format)
             }
             Resource::Archive { lang: l, month } => archive_url(config, lang(l)?, month),
+            Resource::Preview {
+                lang: l, section, ..
+            } => {
+                let section = match section {
+                    Some(s) => Some(config.sections.get(s)?.slug()),
+                    None => None,
+                };
+                preview_url(config, lang(l)?, section)
+            }
             Resource::NewsSitemap { lang: l } => news_sitemap_url(config, lang(l)?),
             Resource::SitemapIndex => public_url(config, SITEMAP_INDEX),
             Resource::Opml => public_url(config, OPML),
-            Resource::Index => public_url(config, ""),
+            Resource::Index => index_url(config),
         })
     }
 }
@@ -214,6 +233,9 @@ const SITEMAP_INDEX: &str = "sitemap.xml";
 /// The last segment of a language's news sitemap.
 const NEWS_SITEMAP: &str = "news-sitemap.xml";
 
+/// The last segment of a feed's preview page.
+const PREVIEW: &str = "feed.html";
+
 /// `/websub` without its leading `/`: the built-in hub's endpoint.
 const HUB: &str = "websub";
 
@@ -233,6 +255,15 @@ pub fn feed_url(config: &Config, lang: &str, section: Option<&str>, format: Form
     public_url(config, &feed_path(lang, section, format)[1..])
 }
 
+/// The public URL of a feed's preview page. Every format of a feed shares
+/// it: the page offers the RSS feed to copy, and links the others.
+pub fn preview_url(config: &Config, lang: &str, section: Option<&str>) -> String {
+    match section {
+        Some(section) => public_url(config, &format!("{lang}/{section}/{PREVIEW}")),
+        None => public_url(config, &format!("{lang}/{PREVIEW}")),
+    }
+}
+
 /// The public URL of a language's archive for `month`.
 pub fn archive_url(config: &Config, lang: &str, month: Month) -> String {
     public_url(
@@ -249,6 +280,11 @@ pub fn news_sitemap_url(config: &Config, lang: &str) -> String {
 /// The public URL of the sitemap index.
 pub fn sitemap_index_url(config: &Config) -> String {
     public_url(config, SITEMAP_INDEX)
+}
+
+/// The public URL of the HTML index of every feed.
+pub fn index_url(config: &Config) -> String {
+    public_url(config, "")
 }
 
 /// The public URL of the OPML list of every feed.
@@ -331,6 +367,13 @@ fn feed(config: &Config, lang: &str, section: Option<&str>, file: &str) -> Resul
             None => return Err(not_found(config, &format!("unknown section {slug:?}"))),
         },
     };
+    if file == PREVIEW {
+        return Ok(Route::Resource(Resource::Preview {
+            lang: lang_index,
+            section: section_index,
+            format: Format::Rss,
+        }));
+    }
     let Some(format) = Format::from_file_name(file) else {
         return Err(not_found(config, &format!("unknown feed format {file:?}")));
     };
@@ -367,7 +410,8 @@ fn not_found(config: &Config, what: &str) -> NotFound {
     let formats: Vec<&str> = Format::ALL.iter().map(|f| f.file_name()).collect();
     NotFound(format!(
         "404 Not Found: {what}.\n\
-         Feeds are /{{language}}/{{format}} and /{{language}}/{{section}}/{{format}};\n\
+         Feeds are /{{language}}/{{format}} and /{{language}}/{{section}}/{{format}},\n\
+         each with a page for people at feed.html in place of the format;\n\
          monthly archives are /{{language}}/archive/{{YYYY-MM}}/atom.xml;\n\
          news sitemaps are /{{language}}/news-sitemap.xml, listed in /sitemap.xml.\n\
          languages: {}\nsections: {}\nformats: {}\nalso: /, /feeds.opml, /healthz, /readyz, /metrics, /websub\n",
@@ -417,6 +461,11 @@ mod tests {
                 month: Month::parse("2025-02").unwrap(),
             });
             for section in std::iter::once(None).chain((0..config.sections.len()).map(Some)) {
+                resources.push(Resource::Preview {
+                    lang,
+                    section,
+                    format: Format::Rss,
+                });
                 for format in Format::ALL {
                     resources.push(Resource::Feed {
                         lang,

@@ -30,7 +30,10 @@ async fn feeds_carry_the_contract_headers() {
         res.header("content-type"),
         Some("application/rss+xml; charset=utf-8")
     );
-    assert_eq!(res.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(
+        res.header("vary"),
+        Some("Accept-Encoding, Sec-Fetch-Dest, Sec-Fetch-Mode")
+    );
     assert_eq!(res.header("access-control-allow-origin"), Some("*"));
     assert_eq!(
         res.header("cache-control"),
@@ -144,7 +147,10 @@ async fn conditional_gets_answer_304_without_a_body() {
     assert_eq!(res.status, StatusCode::NOT_MODIFIED);
     assert!(res.body.is_empty());
     assert_eq!(res.header("etag"), Some(etag.as_str()));
-    assert_eq!(res.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(
+        res.header("vary"),
+        Some("Accept-Encoding, Sec-Fetch-Dest, Sec-Fetch-Mode")
+    );
 
     let res = server
         .get_with(FEED, &[("if-none-match", "\"something-else\"")])

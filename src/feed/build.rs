@@ -75,6 +75,7 @@ pub fn build(
             atom: urls::feed_url(config, code, section_slug, Format::Atom),
             json: urls::feed_url(config, code, section_slug, Format::Json),
         },
+        preview_url: Some(urls::preview_url(config, code, section_slug)),
         section: section.map(|s| SectionRef {
             slug: s.slug().to_owned(),
             name: text::xml_safe(s.name(code)).into_owned(),
@@ -253,6 +254,16 @@ fn clean_image(image: &Image) -> Image {
     }
 }
 
+/// The localized notice a translated item ends with, as `lang` words it for
+/// this kind of translation.
+pub fn notice(lang: &Language, translation: Translation) -> Option<&str> {
+    match translation {
+        Translation::Original => None,
+        Translation::Human => lang.human_notice.as_deref(),
+        _ => lang.machine_notice.as_deref(),
+    }
+}
+
 /// The item's full HTML: the image, the body, and for translations the
 /// localized notice with a visible link to the original.
 fn content_html(
@@ -282,10 +293,7 @@ fn content_html(
     }
     html.push_str(body);
     if let Some(original) = original {
-        let notice = match translation {
-            Translation::Human => lang.human_notice.as_deref(),
-            _ => lang.machine_notice.as_deref(),
-        };
+        let notice = notice(lang, translation);
         html.push_str(&format!(
             "\n<hr>\n<p class=\"kabar-translation-notice\" data-translation=\"{}\"><em>{}</em> <a href=\"{}\" hreflang=\"{}\">{}</a></p>",
             translation.as_str(),

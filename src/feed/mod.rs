@@ -18,7 +18,7 @@ use crate::config::{Config, Direction, Language, Section};
 use crate::store::FeedQuery;
 use crate::urls::Format;
 
-pub use build::{build, updated_of};
+pub use build::{build, notice, updated_of};
 
 /// How far back a news sitemap reaches: news search engines take the
 /// articles of the last two days from it.
@@ -40,6 +40,8 @@ pub struct Feed {
     pub home_url: String,
     /// The feed's own URL in each format, for self and alternate links.
     pub urls: FeedUrls,
+    /// The feed's page for people (`feed.html`); archives have none.
+    pub preview_url: Option<String>,
     pub section: Option<SectionRef>,
     /// Scheme (RSS `domain`) of the category that says how an item was translated.
     pub translation_scheme: String,

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{
+    ALLOW, CACHE_CONTROL, CONTENT_TYPE, ETAG, HOST, HeaderName, HeaderValue, LAST_MODIFIED, VARY,
+};
 use hyper::{Method, Request, Response, StatusCode, Version};
 
 use super::response::{Body, empty, text};
@@ -14,7 +16,7 @@ use super::routes::{self, Route, RouteError};
 use super::{api, negotiate};
 use crate::app::App;
 use crate::metrics;
-use crate::serve::representation::{Encoding, Headers, Served};
+use crate::serve::representation::{Encoding, Headers, Representation, Served, VARY_NAVIGATION};
 use crate::store::ArticleStore;
 use crate::urls::Resource;
 
@@ -37,6 +39,8 @@ pub enum Wait {
     Hub,
     /// A resource not in this thread's copy of the cache: fetched or rendered.
     Miss(Resource, Encoding),
+    /// A browser's navigation to a feed: its preview page, this once.
+    Navigation(Resource, Encoding),
 }
 
 /// Answers `req` if nothing needs waiting for, else says what it waits for.
@@ -65,6 +69,10 @@ pub async fn finish<S: ArticleStore>(
         Wait::Miss(resource, encoding) => (
             routes::metric(&Route::Resource(resource)),
             miss(app, &req, resource, encoding).await,
+        ),
+        Wait::Navigation(preview, encoding) => (
+            metrics::Route::Preview,
+            navigation(app, preview, encoding).await,
         ),
     };
     app.metrics.request(route, response.status().as_u16());
@@ -115,7 +123,16 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
         return (metric, Handled::Now(response));
     }
     let handled = match route {
-        Route::Resource(resource) => hit(app, req, resource),
+        Route::Resource(resource) => match navigated_preview(req, resource) {
+            Some(preview) => {
+                let encoding = negotiate::encoding(req.headers());
+                return (
+                    metrics::Route::Preview,
+                    Handled::Later(Wait::Navigation(preview, encoding)),
+                );
+            }
+            None => hit(app, req, resource),
+        },
         Route::Health => Handled::Now(text(StatusCode::OK, "ok\n")),
         Route::Ready => Handled::Later(Wait::Ready),
         Route::Hub => Handled::Later(Wait::Hub),
@@ -145,6 +162,34 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
         }
     };
     (metric, handled)
+}
+
+/// `Sec-Fetch-Dest` and `Sec-Fetch-Mode` (Fetch Metadata): a browser sends
+/// `document` and `navigate` when a person opens a URL in a tab; feed readers
+/// and scripts never do.
+const SEC_FETCH_DEST: HeaderName = HeaderName::from_static("sec-fetch-dest");
+const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
+
+/// The preview page to answer with when `req` is a person opening the feed
+/// `resource` in a browser tab, rather than a reader fetching it.
+fn navigated_preview(req: &Request<Incoming>, resource: Resource) -> Option<Resource> {
+    let Resource::Feed {
+        lang,
+        section,
+        format,
+    } = resource
+    else {
+        return None;
+    };
+    let headers = req.headers();
+    let is = |name: &HeaderName, value: &str| headers.get(name).is_some_and(|v| v == value);
+    (is(&SEC_FETCH_DEST, "document") && is(&SEC_FETCH_MODE, "navigate")).then_some(
+        Resource::Preview {
+            lang,
+            section,
+            format,
+        },
+    )
 }
 
 /// Serves `resource` from this thread's copy of its render (see
@@ -182,16 +227,66 @@ async fn miss<S: ArticleStore>(
     resource: Resource,
     encoding: Encoding,
 ) -> Response<Body> {
+    match fetch(app, resource, encoding).await {
+        Ok(rep) => respond_with(
+            req,
+            rep.served(encoding, app.cache.cache_control(resource)),
+            None,
+        ),
+        Err(response) => response,
+    }
+}
+
+/// `Cache-Control` of a preview page answering a navigation to a feed URL:
+/// no shared cache may keep it, so none hands it to a feed reader, not even
+/// a CDN that ignores `Vary`.
+const NAVIGATION_CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private, no-store");
+
+/// The preview page `preview`, answering a browser's navigation to a feed's
+/// URL. It has no validators: a feed reader's `If-None-Match` or
+/// `If-Modified-Since` can never match it, and the browser keeps no copy to
+/// revalidate.
+async fn navigation<S: ArticleStore>(
+    app: &App<S>,
+    preview: Resource,
+    encoding: Encoding,
+) -> Response<Body> {
+    let rep = match fetch(app, preview, encoding).await {
+        Ok(rep) => rep,
+        Err(response) => return response,
+    };
+    let private = NAVIGATION_CACHE_CONTROL;
+    let served = rep.served(encoding, &private);
+    let mut response = Response::new(Full::new(served.body.bytes.clone()));
+    let mut headers = served.ok_headers();
+    headers.remove(ETAG);
+    headers.remove(LAST_MODIFIED);
+    headers.insert(VARY, HeaderValue::from_static(VARY_NAVIGATION));
+    headers.insert(CACHE_CONTROL, NAVIGATION_CACHE_CONTROL);
+    *response.headers_mut() = headers;
+    response
+}
+
+/// `resource` from the shared cache, its body in `encoding` made; or the
+/// error response (404, 503).
+async fn fetch<S: ArticleStore>(
+    app: &App<S>,
+    resource: Resource,
+    encoding: Encoding,
+) -> Result<Arc<Representation>, Response<Body>> {
     let rep = match app.cache.get(resource).await {
         Ok(rep) => rep,
         Err(error) if error.is_not_found() => {
-            return text(StatusCode::NOT_FOUND, format!("404 Not Found: {error}.\n"));
+            return Err(text(
+                StatusCode::NOT_FOUND,
+                format!("404 Not Found: {error}.\n"),
+            ));
         }
         Err(_) => {
-            return text(
+            return Err(text(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "503 Service Unavailable: the feed cannot be built right now; try again shortly.\n",
-            );
+            ));
         }
     };
     if !rep.is_ready(encoding) {
@@ -203,11 +298,7 @@ async fn miss<S: ArticleStore>(
         })
         .await;
     }
-    respond_with(
-        req,
-        rep.served(encoding, app.cache.cache_control(resource)),
-        None,
-    )
+    Ok(rep)
 }
 
 /// The response to `req` from `served`: 304 when the client's validators

@@ -16,6 +16,7 @@ pub use crate::urls::Route;
 pub fn metric(route: &Route) -> metrics::Route {
     match route {
         Route::Resource(Resource::Feed { .. } | Resource::Archive { .. }) => metrics::Route::Feed,
+        Route::Resource(Resource::Preview { .. }) => metrics::Route::Preview,
         Route::Resource(Resource::NewsSitemap { .. } | Resource::SitemapIndex) => {
             metrics::Route::Sitemap
         }

@@ -129,6 +129,7 @@ fn feed_links(feed: &Feed, config: &Config) -> Vec<Link> {
                 ..Link::default()
             }),
     );
+    links.extend(super::preview_link(feed));
     let history = [
         ("current", &feed.history.current),
         ("prev-archive", &feed.history.prev_archive),

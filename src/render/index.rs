@@ -23,7 +23,8 @@ h2{margin:0;font-size:1.35rem}
 .desc{color:var(--muted);margin:.35rem 0 .9rem;font-size:.95rem}
 ul{list-style:none;margin:0;padding:0}
 li{display:flex;justify-content:space-between;align-items:center;gap:.75rem;padding:.45rem 0;border-top:1px solid var(--line)}
-li span{overflow-wrap:anywhere}
+li .feed{overflow-wrap:anywhere;color:inherit;text-decoration:none}
+li .feed:hover{text-decoration:underline}
 .formats{display:flex;gap:.35rem;flex-shrink:0}
 .formats a{font:600 .72rem/1 ui-monospace,monospace;white-space:nowrap;text-decoration:none;color:var(--accent);border:1px solid currentColor;border-radius:999px;padding:.3rem .5rem}
 .formats a:hover{background:var(--accent);color:var(--card)}
@@ -67,9 +68,11 @@ pub fn render(config: &Config) -> Vec<u8> {
                 Some(section) => section.name(code).to_owned(),
                 None => lang.title.clone(),
             };
+            // The feed's name leads to its page for people; the formats to the feed.
             let _ = write!(
                 out,
-                "<li><span>{}</span><span class=\"formats\" dir=\"ltr\">",
+                "<li><a class=\"feed\" href=\"{}\">{}</a><span class=\"formats\" dir=\"ltr\">",
+                esc(&urls::preview_url(config, feed.lang, feed.section)),
                 esc(&xml_safe(&label))
             );
             for format in Format::ALL {

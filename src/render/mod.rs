@@ -1,6 +1,6 @@
 //! Renderers: one [`Feed`] into RSS 2.0, Atom 1.0 or JSON Feed 1.1 bytes, or
-//! into a news sitemap; the sitemap index, and the site-wide OPML list and
-//! HTML index.
+//! into a news sitemap or a preview page for people; the sitemap index, and
+//! the site-wide OPML list and HTML index.
 //!
 //! Renderers only encode: every decision about content was made by the builder,
 //! and the same input always gives the same bytes (no clock, no random order).
@@ -9,6 +9,7 @@ mod atom;
 mod index;
 mod json;
 mod opml;
+mod preview;
 mod rss;
 mod sitemap;
 
@@ -18,6 +19,7 @@ use crate::urls::Format;
 
 pub use index::render as index;
 pub use opml::render as opml;
+pub use preview::{Preview, render as preview};
 pub use sitemap::{Listed, index as sitemap_index, news as news_sitemap, news_language};
 
 /// A format's name as people write it, for feed titles in the OPML list and the
@@ -82,6 +84,22 @@ pub(crate) fn language_links(
         .iter()
         .map(move |o| link("via", o))
         .chain(item.related.iter().map(move |r| link("related", r)))
+}
+
+/// The link from a feed to its page for people. Not `alternate`: that is
+/// the site's own page (the channel's `link` in RSS), and readers take the
+/// last alternate link as the site's; the page describes the feed, so
+/// `describedby`.
+pub(crate) fn preview_link(feed: &Feed) -> Option<::atom_syndication::Link> {
+    feed.preview_url
+        .as_ref()
+        .map(|href| ::atom_syndication::Link {
+            href: href.clone(),
+            rel: "describedby".to_owned(),
+            mime_type: Some("text/html".to_owned()),
+            hreflang: Some(feed.lang.clone()),
+            ..::atom_syndication::Link::default()
+        })
 }
 
 /// Every feed the configuration defines, in a stable order: per language, the

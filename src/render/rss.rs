@@ -130,6 +130,7 @@ fn channel_links(feed: &Feed, config: &Config) -> Vec<Link> {
         rel: "hub".to_owned(),
         ..Link::default()
     }));
+    links.extend(super::preview_link(feed));
     links
 }
 

@@ -15,7 +15,7 @@ use crate::feed::{self, History};
 use crate::render;
 use crate::serve::headers;
 use crate::serve::pages::PageFile;
-use crate::serve::representation::Representation;
+use crate::serve::representation::{Representation, VARY_NAVIGATION};
 use crate::serve::shmem;
 use crate::store::{ArticleStore, FeedRow, StoreError};
 use crate::urls::{self, Format, Month, Resource};
@@ -108,6 +108,27 @@ impl<S: ArticleStore> Builder<S> {
                 })
                 .await
             }
+            Resource::Preview {
+                lang,
+                section,
+                format,
+            } => {
+                let (language, sect) = feed_parts(&config, lang, section)?;
+                let rows = self
+                    .store
+                    .feed_rows(feed::query(&config, language, sect))
+                    .await?;
+                self.blocking(false, move || {
+                    let (language, section) = feed_parts(&config, lang, section)?;
+                    let feed = feed::build(&config, language, section, &rows);
+                    let preview = render::preview(&config, &feed, format);
+                    Ok(
+                        Representation::new(HTML_TYPE, preview.html, Some(feed.updated), None)
+                            .with_policy(&preview.policy),
+                    )
+                })
+                .await
+            }
             Resource::Archive { lang, month } => {
                 let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
                 let _turn = self
@@ -179,10 +200,8 @@ impl<S: ArticleStore> Builder<S> {
                 .await
             }
             Resource::Index => {
-                self.blocking(false, move || {
-                    Ok(page("text/html; charset=utf-8", render::index(&config)))
-                })
-                .await
+                self.blocking(false, move || Ok(page(HTML_TYPE, render::index(&config))))
+                    .await
             }
         }
     }
@@ -251,12 +270,12 @@ fn represent(
         feed.urls.get(format),
         feed.history.current.is_some(),
     );
-    Ok(Representation::new(
-        format.content_type(),
-        body,
-        Some(feed.updated),
-        link,
-    ))
+    let rep = Representation::new(format.content_type(), body, Some(feed.updated), link);
+    // A browser's navigation to a subscription feed gets its preview page.
+    Ok(match feed.history.current {
+        None => rep.varying(VARY_NAVIGATION),
+        Some(_) => rep,
+    })
 }
 
 /// The language and section a feed resource's indexes name.
@@ -272,6 +291,8 @@ fn feed_parts(
     };
     Ok((language, section))
 }
+
+const HTML_TYPE: &str = "text/html; charset=utf-8";
 
 /// The media type of sitemaps (sitemaps.org names no other).
 const SITEMAP_TYPE: &str = "application/xml; charset=utf-8";

@@ -16,7 +16,8 @@ use chrono::{DateTime, TimeZone};
 use hyper::HeaderMap;
 use hyper::header::{
     ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, CACHE_CONTROL, CONTENT_ENCODING,
-    CONTENT_TYPE, ETAG, HeaderValue, LAST_MODIFIED, LINK, VARY, X_CONTENT_TYPE_OPTIONS,
+    CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, HeaderValue, LAST_MODIFIED, LINK, VARY,
+    X_CONTENT_TYPE_OPTIONS,
 };
 
 use crate::serve::pages::PageFile;
@@ -32,6 +33,13 @@ const BROTLI_WINDOW: std::ops::RangeInclusive<u32> = 16..=22;
 /// Gzip level: about level 6's size for less time, and every cold render pays
 /// it; lower levels are visibly larger, higher ones hardly smaller.
 const GZIP_LEVEL: u32 = 5;
+
+/// `Vary` of an answer that only the coding chooses.
+pub const VARY_CODING: &str = "Accept-Encoding";
+
+/// `Vary` of a feed: a browser's navigation to it gets its preview page
+/// instead (`http::handler`), so caches must tell the two requests apart.
+pub const VARY_NAVIGATION: &str = "Accept-Encoding, Sec-Fetch-Dest, Sec-Fetch-Mode";
 
 /// A content coding Kabar can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +100,10 @@ pub struct Representation {
     pub last_modified: Option<LastModified>,
     /// `Link` header: self and hubs (WebSub discovery); `None` when not a feed.
     pub link: Option<HeaderValue>,
+    /// `Vary`: the request fields that choose this answer.
+    pub vary: HeaderValue,
+    /// `Content-Security-Policy` of a page that runs in a browser.
+    pub policy: Option<HeaderValue>,
     /// When it was made: the cache's TTL counts from here.
     pub rendered_at: Instant,
     /// When its bytes go out of date with no write: a news sitemap's, when
@@ -111,6 +123,8 @@ pub struct Served<'a> {
     pub body: &'a Body,
     pub last_modified: Option<&'a LastModified>,
     pub link: Option<&'a HeaderValue>,
+    pub vary: &'a HeaderValue,
+    pub policy: Option<&'a HeaderValue>,
     pub cache_control: &'a HeaderValue,
 }
 
@@ -143,7 +157,7 @@ impl Served<'_> {
         let mut headers = HeaderMap::with_capacity(RESOURCE_HEADERS);
         headers.insert(ETAG, self.body.etag.clone());
         headers.insert(CACHE_CONTROL, self.cache_control.clone());
-        headers.insert(VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.insert(VARY, self.vary.clone());
         headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         headers.insert(
             ACCESS_CONTROL_EXPOSE_HEADERS,
@@ -164,6 +178,9 @@ impl Served<'_> {
         }
         if let Some(link) = self.link {
             headers.insert(LINK, link.clone());
+        }
+        if let Some(policy) = self.policy {
+            headers.insert(CONTENT_SECURITY_POLICY, policy.clone());
         }
         headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         headers
@@ -192,10 +209,25 @@ impl Representation {
             brotli: OnceLock::new(),
             last_modified: updated.map(last_modified),
             link,
+            vary: HeaderValue::from_static(VARY_CODING),
+            policy: None,
             rendered_at: Instant::now(),
             fresh_until: None,
             pages: None,
         }
+    }
+
+    /// This representation, chosen by `vary` as well as by the coding.
+    pub fn varying(mut self, vary: &'static str) -> Representation {
+        self.vary = HeaderValue::from_static(vary);
+        self
+    }
+
+    /// This representation, served with `policy` as its
+    /// `Content-Security-Policy` (dropped if it is no header value).
+    pub fn with_policy(mut self, policy: &str) -> Representation {
+        self.policy = HeaderValue::from_str(policy).ok();
+        self
     }
 
     /// This representation, out of date from `instant` on (see `fresh_until`).
@@ -254,6 +286,8 @@ impl Representation {
             body: self.body(encoding),
             last_modified: self.last_modified.as_ref(),
             link: self.link.as_ref(),
+            vary: &self.vary,
+            policy: self.policy.as_ref(),
             cache_control,
         }
     }

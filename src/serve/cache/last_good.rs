@@ -46,7 +46,7 @@ impl LastGood {
 
     fn kept(&self, resource: Resource) -> Option<&RwLock<Option<Arc<Representation>>>> {
         match resource {
-            Resource::Archive { .. } => None,
+            Resource::Archive { .. } | Resource::Preview { .. } => None,
             _ => self.kept.get(self.slots.of(resource)?),
         }
     }

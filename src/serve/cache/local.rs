@@ -49,6 +49,7 @@ pub struct Local {
 struct Fields {
     last_modified: Option<LastModified>,
     link: Option<HeaderValue>,
+    policy: Option<HeaderValue>,
     cache_control: HeaderValue,
 }
 
@@ -71,6 +72,7 @@ impl Local {
                 header: copy_value(&m.header),
             }),
             link: shared.link.as_ref().map(copy_value),
+            policy: shared.policy.as_ref().map(copy_value),
             cache_control: copy_value(cache_control),
         };
         Local {
@@ -204,6 +206,9 @@ fn served<'a>(
         body,
         last_modified: fields.last_modified.as_ref(),
         link: fields.link.as_ref(),
+        // A static value, like the content type.
+        vary: &shared.vary,
+        policy: fields.policy.as_ref(),
         cache_control: &fields.cache_control,
     }
 }

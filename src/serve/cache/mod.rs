@@ -165,8 +165,8 @@ impl<S: ArticleStore> FeedCache<S> {
     }
 
     /// Retires every render a write that `touched` these languages and sections
-    /// changed, archives and news sitemaps included; returns the feeds (for
-    /// WebSub).
+    /// changed, archives, previews and news sitemaps included; returns the
+    /// feeds (for WebSub).
     pub async fn retire(&self, touched: &Touched) -> Vec<Resource> {
         let feeds = touched_feeds(&self.config, touched);
         self.invalidate(&feeds).await;
@@ -179,7 +179,10 @@ impl<S: ArticleStore> FeedCache<S> {
             .enumerate()
             .filter(|(_, l)| touched.langs.contains(l.code()))
         {
-            if let Some(slot) = self.slots.archives(lang) {
+            for slot in [self.slots.archives(lang), self.slots.previews(lang)]
+                .into_iter()
+                .flatten()
+            {
                 self.generations[slot].fetch_add(1, Ordering::AcqRel);
             }
         }
@@ -219,11 +222,11 @@ impl<S: ArticleStore> FeedCache<S> {
     }
 
     /// The hot slot of `resource`, whose slot is `slot`: feeds, OPML and index
-    /// have one each; archive months share their language's generation, so
-    /// they have none.
+    /// have one each; archive months, and the preview pages of a language,
+    /// share their language's generation, so they have none.
     fn hot_slot(&self, resource: Resource, slot: usize) -> Option<&HotSlot> {
         match resource {
-            Resource::Archive { .. } => None,
+            Resource::Archive { .. } | Resource::Preview { .. } => None,
             _ => self.hot.get(slot),
         }
     }
@@ -349,5 +352,6 @@ fn render_kind(resource: Resource) -> usize {
         Resource::Opml => 3,
         Resource::Index => 4,
         Resource::NewsSitemap { .. } | Resource::SitemapIndex => 5,
+        Resource::Preview { .. } => 6,
     }
 }

@@ -2,7 +2,8 @@
 //! generations and hot slots are plain arrays: feeds by (language, section,
 //! format), then the OPML list and the index page, then one slot per language
 //! that all its archive months share, then each language's news sitemap and
-//! the sitemap index.
+//! the sitemap index, then one slot per language that all its preview pages
+//! share.
 
 use crate::config::Config;
 use crate::urls::{Format, Resource};
@@ -23,7 +24,7 @@ impl Slots {
 
     /// How many slots there are.
     pub fn len(self) -> usize {
-        self.feeds() + 2 + 2 * self.langs + 1
+        self.feeds() + 2 + 3 * self.langs + 1
     }
 
     /// The slot of `resource`; `None` when its indexes name nothing in the
@@ -49,7 +50,20 @@ impl Slots {
                 (lang < self.langs).then_some(feeds + 2 + self.langs + lang)
             }
             Resource::SitemapIndex => Some(feeds + 2 + 2 * self.langs),
+            Resource::Preview { lang, section, .. } => {
+                if section.is_some_and(|s| s >= self.sections) {
+                    return None;
+                }
+                self.previews(lang)
+            }
         }
+    }
+
+    /// The one slot all preview pages of language `lang` share: any write
+    /// touching the language retires them all (they are cached only while
+    /// people look at them, without hot slots).
+    pub fn previews(self, lang: usize) -> Option<usize> {
+        (lang < self.langs).then_some(self.feeds() + 2 + 2 * self.langs + 1 + lang)
     }
 
     /// The one slot all archive months of language `lang` share: any write
@@ -101,6 +115,11 @@ mod tests {
             mark(Resource::Archive {
                 lang,
                 month: Month::parse("2026-01").expect("month"),
+            });
+            mark(Resource::Preview {
+                lang,
+                section: None,
+                format: Format::Rss,
             });
             for section in std::iter::once(None).chain((0..config.sections.len()).map(Some)) {
                 for format in Format::ALL {
