@@ -14,6 +14,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     Feed,
+    TagFeed,
     Sitemap,
     Opml,
     Index,
@@ -26,8 +27,9 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 10] = [
+    const ALL: [Route; 11] = [
         Route::Feed,
+        Route::TagFeed,
         Route::Sitemap,
         Route::Opml,
         Route::Index,
@@ -42,6 +44,7 @@ impl Route {
     fn label(self) -> &'static str {
         match self {
             Route::Feed => "feed",
+            Route::TagFeed => "tag_feed",
             Route::Sitemap => "sitemap",
             Route::Opml => "opml",
             Route::Index => "index",

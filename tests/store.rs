@@ -70,6 +70,7 @@ fn feed(lang: &str, section: Option<&str>, limit: usize) -> FeedQuery {
     FeedQuery {
         lang: lang.to_owned(),
         section: section.map(str::to_owned),
+        tag: None,
         limit,
         published_ms: FeedQuery::ALL_TIME,
     }
@@ -367,6 +368,8 @@ async fn writes_report_the_feeds_they_touch<S: ArticleStore>(store: &S) {
         Touched {
             langs: set(&["fr"]),
             sections: set(&["world"]),
+            tags: set(&["politik", "rusia"]),
+            every_tag: false,
         }
     );
     assert!(change.seq > created.seq);

@@ -16,6 +16,8 @@ pub use crate::urls::Route;
 pub fn metric(route: &Route) -> metrics::Route {
     match route {
         Route::Resource(Resource::Feed { .. } | Resource::Archive { .. }) => metrics::Route::Feed,
+        // One label for every tag: the tags themselves are unbounded.
+        Route::Resource(Resource::Tag { .. }) => metrics::Route::TagFeed,
         Route::Resource(Resource::NewsSitemap { .. } | Resource::SitemapIndex) => {
             metrics::Route::Sitemap
         }

@@ -49,6 +49,8 @@ impl Slots {
                 (lang < self.langs).then_some(feeds + 2 + self.langs + lang)
             }
             Resource::SitemapIndex => Some(feeds + 2 + 2 * self.langs),
+            // Tag feeds have no slot: see `tags`.
+            Resource::Tag { .. } => None,
         }
     }
 
