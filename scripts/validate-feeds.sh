@@ -151,6 +151,17 @@ for source, month in [("gempa-magnitudo-6-pesisir-peru", "2026-10"),
 PY
 fi
 
+# A tag in another script, so that a tag feed whose slug is percent-encoded
+# in its URL is validated too (the demo's tags are all Latin).
+python3 - "$work/demo/articles" <<'PY' || cannot "could not add a non-Latin tag"
+import json, pathlib, sys
+
+path = pathlib.Path(sys.argv[1]) / "ekspor-kopi-gayo-ke-jepang-naik.json"
+article = json.loads(path.read_text(encoding="utf-8"))
+article["tags"].append("咖啡 出口")
+path.write_text(json.dumps(article, ensure_ascii=False, indent=2), encoding="utf-8")
+PY
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -243,10 +254,30 @@ for url in [f for f in feeds if f.endswith("/atom.xml")]:
         if len(archives) > 1000:
             sys.exit("validate-feeds: over 1000 archives; a prev-archive loop?")
 
+# Tag feeds are in no list: follow the items' category links to them (RSS
+# domain, Atom scheme), the first two tags of each language feed and every
+# tag whose slug is percent-encoded.
+tags = []
+for url in feeds:
+    if urllib.parse.urlsplit(url).path.count("/") != 2:
+        continue  # section feeds link the same tag feeds
+    doc = ET.fromstring(get(url))
+    links = [c.get("domain") for c in doc.iter("category")]
+    links += [c.get("scheme") for c in doc.iter(ATOM + "category")]
+    linked = [l for l in dict.fromkeys(links) if l and "/tags/" in l]
+    for link in linked[:2] + [l for l in linked[2:] if "%" in l]:
+        if link not in seen:
+            seen.add(link)
+            tags.append(local(link))
+if not any("%" in t for t in tags) or not any(t.endswith("/rss.xml") for t in tags) \
+        or not any(t.endswith("/atom.xml") for t in tags):
+    sys.exit("validate-feeds: no RSS, Atom or percent-encoded tag feed is linked from the items")
+
 print(f"{base}/feeds.opml")
-print("\n".join(feeds + archives))
+print("\n".join(feeds + archives + tags))
 print(f"validate-feeds: {len(feeds)} feeds from /feeds.opml ({skipped} JSON Feed outlines not "
-      f"validated), {len(archives)} archives by prev-archive links", file=sys.stderr)
+      f"validated), {len(archives)} archives by prev-archive links, {len(tags)} tag feeds by "
+      f"the items' category links", file=sys.stderr)
 PY
 mapfile -t targets <"$work/targets"
 ((${#targets[@]} > 1)) || cannot "found no feeds to validate"

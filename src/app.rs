@@ -76,7 +76,7 @@ impl<S: ArticleStore> App<S> {
         // Archives are not subscribed to; OPML and index change with the configuration only.
         let urls: Vec<String> = resources
             .iter()
-            .filter(|r| matches!(r, Resource::Feed { .. }))
+            .filter(|r| matches!(r, Resource::Feed { .. } | Resource::Tag { .. }))
             .filter_map(|r| r.url(&self.config))
             .collect();
         self.publisher.publish(&urls);

@@ -15,6 +15,7 @@ use std::time::Duration;
 pub enum Route {
     Feed,
     Preview,
+    TagFeed,
     Sitemap,
     Opml,
     Index,
@@ -27,9 +28,10 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 11] = [
+    const ALL: [Route; 12] = [
         Route::Feed,
         Route::Preview,
+        Route::TagFeed,
         Route::Sitemap,
         Route::Opml,
         Route::Index,
@@ -45,6 +47,7 @@ impl Route {
         match self {
             Route::Feed => "feed",
             Route::Preview => "preview",
+            Route::TagFeed => "tag_feed",
             Route::Sitemap => "sitemap",
             Route::Opml => "opml",
             Route::Index => "index",

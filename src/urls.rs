@@ -11,6 +11,7 @@
 //! /{lang}/feed.html, /{lang}/{section}/feed.html
 //!                                        a feed's preview page, for people
 //! /{lang}/archive/{YYYY-MM}/atom.xml     a closed month (RFC 5005)
+//! /{lang}/tags/{tag}/{format}            a language's items with one tag
 //! /{lang}/news-sitemap.xml               a language's news of the last 48 hours
 //! /sitemap.xml                           the index of the news sitemaps
 //! /healthz /readyz /metrics              for operators
@@ -19,6 +20,9 @@
 //!
 //! Routes are told apart by their number of segments and fixed words; a
 //! section slug cannot contain a `.`, so it never reads as a feed's file name.
+//! A tag's `{tag}` is its slug ([`TagSlug`], `tag`), percent-encoded.
+
+mod tag;
 
 use std::fmt;
 use std::ops::Range;
@@ -27,6 +31,8 @@ use chrono::{Datelike, TimeZone};
 use chrono_tz::Tz;
 
 use crate::config::Config;
+
+pub use tag::TagSlug;
 
 /// The three feed formats Kabar serves for every language and section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -167,6 +173,12 @@ pub enum Resource {
         section: Option<usize>,
         format: Format,
     },
+    /// A language's items with one tag: an ordinary cache entry, not a slot.
+    Tag {
+        lang: usize,
+        tag: TagSlug,
+        format: Format,
+    },
     NewsSitemap {
         lang: usize,
     },
@@ -202,6 +214,11 @@ impl Resource {
                 };
                 preview_url(config, lang(l)?, section)
             }
+            Resource::Tag {
+                lang: l,
+                tag,
+                format,
+            } => tag_feed_url(config, lang(l)?, &tag, format),
             Resource::NewsSitemap { lang: l } => news_sitemap_url(config, lang(l)?),
             Resource::SitemapIndex => public_url(config, SITEMAP_INDEX),
             Resource::Opml => public_url(config, OPML),
@@ -226,6 +243,9 @@ const OPML: &str = "feeds.opml";
 
 /// The path segment that leads to a language's monthly archives.
 const ARCHIVE: &str = "archive";
+
+/// The path segment that leads to a language's tag feeds.
+const TAGS: &str = "tags";
 
 /// `/sitemap.xml` without its leading `/`: the index of the news sitemaps.
 const SITEMAP_INDEX: &str = "sitemap.xml";
@@ -262,6 +282,14 @@ pub fn preview_url(config: &Config, lang: &str, section: Option<&str>) -> String
         Some(section) => public_url(config, &format!("{lang}/{section}/{PREVIEW}")),
         None => public_url(config, &format!("{lang}/{PREVIEW}")),
     }
+}
+
+/// The public URL of the feed of a language's items tagged `tag`.
+pub fn tag_feed_url(config: &Config, lang: &str, tag: &TagSlug, format: Format) -> String {
+    public_url(
+        config,
+        &format!("{lang}/{TAGS}/{}/{}", tag.encoded(), format.file_name()),
+    )
 }
 
 /// The public URL of a language's archive for `month`.
@@ -307,14 +335,21 @@ pub fn hubs(config: &Config) -> Vec<String> {
         .collect()
 }
 
-/// The subscription feed a WebSub topic names: one of Kabar's language or
-/// section feed URLs, exactly as the feeds give it in their self links.
-/// Archives, OPML and the index are not topics.
+/// The subscription feed a WebSub topic names: one of Kabar's language,
+/// section or tag feed URLs, exactly as the feeds give it in their self links
+/// (a tag's slug percent-encoded). Archives, OPML and the index are not topics.
 pub fn topic(config: &Config, topic: &str) -> Option<Resource> {
     let base = config.server.public_url.as_str();
     let path = topic.strip_prefix(base.strip_suffix('/').unwrap_or(base))?;
-    match route(config, path) {
-        Ok(Route::Resource(resource @ Resource::Feed { .. })) => Some(resource),
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .ok()?;
+    match route(config, &decoded) {
+        Ok(Route::Resource(resource @ (Resource::Feed { .. } | Resource::Tag { .. })))
+            if resource.url(config).as_deref() == Some(topic) =>
+        {
+            Some(resource)
+        }
         _ => None,
     }
 }
@@ -349,6 +384,7 @@ pub fn route(config: &Config, path: &str) -> Result<Route, NotFound> {
         ["metrics"] => Ok(Route::Metrics),
         [HUB] => Ok(Route::Hub),
         [lang, ARCHIVE, month, "atom.xml"] => archive(config, lang, month),
+        [lang, TAGS, tag, file] => tag_feed(config, lang, tag, file),
         [lang, NEWS_SITEMAP] => news_sitemap(config, lang),
         [lang, file] => feed(config, lang, None, file),
         [lang, section, file] => feed(config, lang, Some(section), file),
@@ -398,6 +434,24 @@ fn archive(config: &Config, lang: &str, month: &str) -> Result<Route, NotFound> 
     Ok(Route::Resource(Resource::Archive { lang, month }))
 }
 
+/// `/{lang}/tags/{tag}/{format}`: whether the tag has items in the language
+/// is the store's to say (a 404 when it has none).
+fn tag_feed(config: &Config, lang: &str, tag: &str, file: &str) -> Result<Route, NotFound> {
+    let Some(lang) = config.languages.iter().position(|l| l.code() == lang) else {
+        return Err(not_found(config, &format!("unknown language {lang:?}")));
+    };
+    let Some(tag) = TagSlug::parse(tag) else {
+        return Err(not_found(
+            config,
+            &format!("{tag:?} is not a tag slug (README.md, \"Tag feeds\", has the rule)"),
+        ));
+    };
+    let Some(format) = Format::from_file_name(file) else {
+        return Err(not_found(config, &format!("unknown feed format {file:?}")));
+    };
+    Ok(Route::Resource(Resource::Tag { lang, tag, format }))
+}
+
 /// `/{lang}/news-sitemap.xml`.
 fn news_sitemap(config: &Config, lang: &str) -> Result<Route, NotFound> {
     match config.languages.iter().position(|l| l.code() == lang) {
@@ -412,6 +466,7 @@ fn not_found(config: &Config, what: &str) -> NotFound {
         "404 Not Found: {what}.\n\
          Feeds are /{{language}}/{{format}} and /{{language}}/{{section}}/{{format}},\n\
          each with a page for people at feed.html in place of the format;\n\
+         tag feeds are /{{language}}/tags/{{tag}}/{{format}};\n\
          monthly archives are /{{language}}/archive/{{YYYY-MM}}/atom.xml;\n\
          news sitemaps are /{{language}}/news-sitemap.xml, listed in /sitemap.xml.\n\
          languages: {}\nsections: {}\nformats: {}\nalso: /, /feeds.opml, /healthz, /readyz, /metrics, /websub\n",
@@ -537,6 +592,59 @@ mod tests {
         let mut off = config.clone();
         off.hub.enabled = false;
         assert_eq!(hubs(&off), Vec::<String>::new());
+    }
+
+    #[test]
+    fn tag_feeds_route_by_slug_and_are_topics() {
+        let config = config();
+        let base = config.server.public_url.as_str();
+        for tag in ["Économie Verte", "经济 政策"] {
+            let slug = TagSlug::of(tag).expect("a slug");
+            for format in Format::ALL {
+                let resource = Resource::Tag {
+                    lang: 5,
+                    tag: slug,
+                    format,
+                };
+                let url = resource.url(&config).expect("a url");
+                assert!(url.is_ascii(), "{url}");
+                let decoded = percent_encoding::percent_decode_str(&url[base.len() - 1..])
+                    .decode_utf8()
+                    .expect("utf-8")
+                    .into_owned();
+                assert_eq!(route(&config, &decoded), Ok(Route::Resource(resource)));
+                assert_eq!(topic(&config, &url), Some(resource), "{url}");
+            }
+        }
+        assert_eq!(
+            tag_feed_url(
+                &config,
+                "fr",
+                &TagSlug::of("Économie Verte").unwrap(),
+                Format::Rss
+            ),
+            format!("{base}fr/tags/economie-verte/rss.xml")
+        );
+        // The decoded form of a non-ASCII topic is not the self link.
+        let zh = TagSlug::of("经济").unwrap();
+        let decoded = format!("{base}zh/tags/{zh}/rss.xml");
+        assert_eq!(topic(&config, &decoded), None);
+        for path in [
+            "/fr/tags/Economie/rss.xml",
+            "/fr/tags/a--b/rss.xml",
+            "/fr/tags//rss.xml",
+        ] {
+            assert!(
+                matches!(route(&config, path), Err(NotFound(b)) if b.contains("not a tag slug")),
+                "{path}"
+            );
+        }
+        assert!(
+            matches!(route(&config, "/xx/tags/a/rss.xml"), Err(NotFound(b)) if b.contains("unknown language"))
+        );
+        assert!(
+            matches!(route(&config, "/fr/tags/a/rss.json"), Err(NotFound(b)) if b.contains("unknown feed format"))
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use kabar::app::{self, Seed};
 use kabar::article::Article;
 use kabar::config::DatabaseUrl;
 use kabar::store::{ArticleStore, FeedQuery, IfMatch, Seek, StoreError, Touched};
-use kabar::urls::{Format, Resource};
+use kabar::urls::{Format, Resource, TagSlug};
 use kabar::{App, PgStore};
 
 use common::{DEADLINE, Site, pg};
@@ -70,6 +70,7 @@ fn feed(lang: &str, section: Option<&str>, limit: usize) -> FeedQuery {
     FeedQuery {
         lang: lang.to_owned(),
         section: section.map(str::to_owned),
+        tag: None,
         limit,
         published_ms: FeedQuery::ALL_TIME,
     }
@@ -367,6 +368,8 @@ async fn writes_report_the_feeds_they_touch<S: ArticleStore>(store: &S) {
         Touched {
             langs: set(&["fr"]),
             sections: set(&["world"]),
+            tags: set(&["politik", "rusia"]),
+            every_tag: false,
         }
     );
     assert!(change.seq > created.seq);
@@ -423,6 +426,123 @@ async fn export_pages_through_articles_in_id_order<S: ArticleStore>(store: &S) {
     for a in &seen {
         assert_eq!(Some(a), batch.iter().find(|b| b.id == a.id));
     }
+}
+
+fn tag_feed(lang: &str, slug: &str) -> FeedQuery {
+    FeedQuery {
+        tag: Some(slug.to_owned()),
+        ..feed(lang, None, 50)
+    }
+}
+
+/// An article with `tags` (see [`article`]).
+fn with_tags(mut article: Article, tags: &[&str]) -> Article {
+    article.tags = tags.iter().map(|t| (*t).to_owned()).collect();
+    article
+}
+
+async fn tag_feeds_read_the_tag_index<S: ArticleStore>(store: &S) {
+    let a = with_tags(
+        article(
+            "t1",
+            "2026-11-03T08:00:00+07:00",
+            Some("world"),
+            &["fr", "en"],
+        ),
+        &["Économie Verte", "economie verte", "经济"],
+    );
+    let b = with_tags(
+        article("t2", "2026-11-03T09:00:00+07:00", None, &["fr"]),
+        &["Économie verte"],
+    );
+    let c = article("t3", "2026-11-03T10:00:00+07:00", None, &["fr"]);
+    let created = put(store, a.clone()).await;
+    assert_eq!(created.touched.tags, set(&["economie-verte", "经济"]));
+    put(store, b.clone()).await;
+    put(store, c).await;
+    let rows = store
+        .feed_rows(tag_feed("fr", "economie-verte"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&rows), ["t2", "t1"], "newest first, each article once");
+    assert_eq!(rows[1].siblings.len(), 2, "rows are whole feed rows");
+    assert_eq!(
+        ids(&store
+            .feed_rows(tag_feed("en", "economie-verte"))
+            .await
+            .unwrap()),
+        ["t1"]
+    );
+    assert_eq!(
+        ids(&store.feed_rows(tag_feed("en", "经济")).await.unwrap()),
+        ["t1"]
+    );
+    assert!(
+        store
+            .feed_rows(tag_feed("ja", "经济"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // t3 keeps article()'s own tags.
+    assert_eq!(
+        ids(&store.feed_rows(tag_feed("fr", "rusia")).await.unwrap()),
+        ["t3"]
+    );
+    let mut limited = tag_feed("fr", "economie-verte");
+    limited.limit = 1;
+    assert_eq!(ids(&store.feed_rows(limited).await.unwrap()), ["t2"]);
+    let mut in_section = tag_feed("fr", "economie-verte");
+    in_section.section = Some("world".to_owned());
+    assert_eq!(ids(&store.feed_rows(in_section).await.unwrap()), ["t1"]);
+
+    // Removing a tag touches the old tag and the kept one, and the index follows.
+    let changed = put(store, with_tags(a.clone(), &["经济"])).await;
+    assert_eq!(changed.touched.tags, set(&["economie-verte", "经济"]));
+    assert_eq!(
+        ids(&store
+            .feed_rows(tag_feed("fr", "economie-verte"))
+            .await
+            .unwrap()),
+        ["t2"]
+    );
+    assert_eq!(
+        ids(&store.feed_rows(tag_feed("fr", "经济")).await.unwrap()),
+        ["t1"]
+    );
+    // A language version dropped leaves that language's tag feed.
+    let mut fr_only = with_tags(a, &["经济"]);
+    fr_only.versions.remove("en");
+    put(store, fr_only).await;
+    assert!(
+        store
+            .feed_rows(tag_feed("en", "经济"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let deleted = store.delete_article("t2".into(), None).await.unwrap();
+    assert_eq!(deleted.touched.tags, set(&["economie-verte"]));
+    assert!(
+        store
+            .feed_rows(tag_feed("fr", "economie-verte"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Bulk puts keep the index too.
+    store.put_articles(vec![b]).await.unwrap();
+    assert_eq!(
+        ids(&store
+            .feed_rows(tag_feed("fr", "economie-verte"))
+            .await
+            .unwrap()),
+        ["t2"]
+    );
+    let log = store.changes_since(0).await.unwrap();
+    let last = log.records.last().unwrap();
+    assert_eq!(last.touched.tags, set(&["economie-verte"]));
+    assert!(log.records.iter().all(|r| !r.touched.every_tag));
 }
 
 async fn the_change_log_records_every_write<S: ArticleStore>(store: &S) {
@@ -515,8 +635,119 @@ on_both!(
     bulk_puts_are_one_write,
     export_pages_through_articles_in_id_order,
     the_change_log_records_every_write,
+    tag_feeds_read_the_tag_index,
     ping_answers,
 );
+
+// ---- migrations ---------------------------------------------------------------
+
+/// Articles that were stored before the tag index existed.
+fn before_tags() -> Vec<Article> {
+    vec![
+        with_tags(
+            article("m1", "2026-11-03T08:00:00+07:00", None, &["fr", "zh"]),
+            &["Économie Verte", "经济"],
+        ),
+        with_tags(
+            article("m2", "2026-11-03T09:00:00+07:00", None, &["fr"]),
+            &["economie verte"],
+        ),
+    ]
+}
+
+/// What a store migrated from the schema before tags must show: the index
+/// filled from the articles, and the old log records read as "tags unknown".
+async fn backfilled<S: ArticleStore>(store: &S) {
+    let fr = store
+        .feed_rows(tag_feed("fr", "economie-verte"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&fr), ["m2", "m1"]);
+    let zh = store.feed_rows(tag_feed("zh", "经济")).await.unwrap();
+    assert_eq!(ids(&zh), ["m1"]);
+    let zh = store
+        .feed_rows(tag_feed("zh", "economie-verte"))
+        .await
+        .unwrap();
+    assert_eq!(ids(&zh), ["m1"]);
+    let log = store.changes_since(0).await.unwrap();
+    assert_eq!(log.records.len(), 2);
+    assert!(
+        log.records
+            .iter()
+            .all(|r| r.touched.every_tag && r.touched.tags.is_empty())
+    );
+    // New writes log their tags.
+    let change = put(store, with_tags(before_tags()[1].clone(), &["Baru"])).await;
+    let log = store.changes_since(change.seq - 1).await.unwrap();
+    assert_eq!(
+        log.records[0].touched.tags,
+        set(&["baru", "economie-verte"])
+    );
+    assert!(!log.records[0].touched.every_tag);
+    assert_eq!(
+        ids(&store.feed_rows(tag_feed("fr", "baru")).await.unwrap()),
+        ["m2"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_migration_backfills_the_tag_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kabar.sqlite");
+    {
+        let (store, _) = kabar::SqliteStore::open(&file).unwrap();
+        store.put_articles(before_tags()).await.unwrap();
+    }
+    // Back to schema 4 exactly: schema 5 only added these.
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch(
+        "DROP TABLE article_tags; ALTER TABLE changes DROP COLUMN tags; PRAGMA user_version = 4;",
+    )
+    .unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!tables.contains(&"article_tags".to_owned()), "{tables:?}");
+    drop(conn);
+    let (store, created) = kabar::SqliteStore::open(&file).unwrap();
+    assert!(!created);
+    backfilled(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_migration_backfills_the_tag_index() {
+    let db = pg::scratch().await;
+    {
+        let (store, _) = PgStore::open(&db.url).await.unwrap();
+        store.put_articles(before_tags()).await.unwrap();
+    }
+    // Back to schema 3 exactly: schema 4 only added these.
+    let client = pg::admin(&db.url).await;
+    client
+        .batch_execute(
+            "DROP TABLE article_tags; ALTER TABLE changes DROP COLUMN tags;
+             UPDATE kabar_schema SET version = 3;",
+        )
+        .await
+        .unwrap();
+    let gone: bool = client
+        .query_one("SELECT to_regclass('article_tags') IS NULL", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(gone);
+    drop(client);
+    let (store, created) = PgStore::open(&db.url).await.unwrap();
+    assert!(!created);
+    backfilled(&store).await;
+    drop(store);
+    drop(db);
+}
 
 // ---- PostgreSQL's own duties --------------------------------------------------
 
@@ -772,6 +1003,27 @@ async fn sqlite_and_postgres_render_identical_bytes() {
         compared,
         config.languages.len() * (config.sections.len() + 1) * Format::ALL.len()
     );
+    // Tag feeds, from each backend's tag index.
+    let mut tags = 0;
+    for (lang, tag) in [
+        (1, "transportasi"),
+        (5, "bursa-saham"),
+        (2, "bmkg"),
+        (0, "pilkades"),
+    ] {
+        for format in Format::ALL {
+            let resource = Resource::Tag {
+                lang,
+                tag: TagSlug::parse(tag).unwrap(),
+                format,
+            };
+            let a = sqlite.cache.get(resource).await.unwrap();
+            let b = postgres.cache.get(resource).await.unwrap();
+            assert_eq!(a.identity.bytes, b.identity.bytes, "{resource:?}");
+            tags += 1;
+        }
+    }
+    assert_eq!(tags, 12);
 }
 
 #[tokio::test(flavor = "multi_thread")]

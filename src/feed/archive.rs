@@ -105,6 +105,7 @@ async fn month_near<S: ArticleStore>(
 /// Items of `lang` in every section published in `published_ms`, newest first.
 fn query(lang: &str, limit: usize, published_ms: std::ops::Range<i64>) -> FeedQuery {
     FeedQuery {
+        tag: None,
         lang: lang.to_owned(),
         section: None,
         limit,

@@ -9,7 +9,7 @@ use crate::article::{Author, Image, Translation};
 use crate::config::{Config, Language, Section};
 use crate::store::FeedRow;
 use crate::text::{self, Boilerplate};
-use crate::urls::{self, Format};
+use crate::urls::{self, Format, TagSlug};
 
 /// Builds the feed of `lang` (and `section`) from its rows, already in feed order.
 pub fn build(
@@ -84,6 +84,37 @@ pub fn build(
         history: History::default(),
         updated,
         items,
+    }
+}
+
+/// Builds the feed of `lang`'s items tagged `tag` from its rows, already in
+/// feed order: the language's feed, titled with the tag as the newest item
+/// writes it (tags that share a slug share the feed).
+pub fn build_tag(config: &Config, lang: &Language, tag: &TagSlug, rows: &[FeedRow]) -> Feed {
+    let mut feed = build(config, lang, None, rows);
+    let code = lang.code();
+    let urls = feed_urls(config, code, tag);
+    let name = feed
+        .items
+        .iter()
+        .flat_map(|item| item.tags.iter().zip(&item.tag_feeds))
+        .find(|(_, feeds)| feeds.as_ref() == Some(&urls))
+        .map_or_else(|| tag.as_str().to_owned(), |(name, _)| name.clone());
+    feed.id = format!("{}feed/{code}/tags/{}", tag_prefix(config), tag.encoded());
+    feed.title = format!("{} — {name}", feed.title);
+    feed.urls = urls;
+    // A browser opening a tag feed gets its XML: only language and section
+    // feeds have a page for people.
+    feed.preview_url = None;
+    feed
+}
+
+/// A tag feed's URL in each format.
+fn feed_urls(config: &Config, lang: &str, tag: &TagSlug) -> FeedUrls {
+    FeedUrls {
+        rss: urls::tag_feed_url(config, lang, tag, Format::Rss),
+        atom: urls::tag_feed_url(config, lang, tag, Format::Atom),
+        json: urls::tag_feed_url(config, lang, tag, Format::Json),
     }
 }
 
@@ -180,6 +211,17 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
         })
         .collect();
 
+    // Each tag's feed from the tag as stored, as the store's index has it.
+    let tags: Vec<(String, Option<FeedUrls>)> = article
+        .tags
+        .iter()
+        .map(|t| {
+            let urls = TagSlug::of(t).map(|slug| feed_urls(config, code, &slug));
+            (text::fold_whitespace(t), urls)
+        })
+        .filter(|(t, _)| !t.is_empty())
+        .collect();
+
     let updated = updated_of(row);
     let image = article.image.as_ref().map(clean_image);
     let content_html = content_html(
@@ -206,12 +248,8 @@ fn build_item(config: &Config, lang: &Language, boilerplate: &Boilerplate, row: 
             slug: s.slug().to_owned(),
             name: text::xml_safe(s.name(code)).into_owned(),
         }),
-        tags: article
-            .tags
-            .iter()
-            .map(|t| text::fold_whitespace(t))
-            .filter(|t| !t.is_empty())
-            .collect(),
+        tags: tags.iter().map(|(name, _)| name.clone()).collect(),
+        tag_feeds: tags.into_iter().map(|(_, urls)| urls).collect(),
         image,
         translation: version.translation,
         original,

@@ -16,9 +16,9 @@ use chrono_tz::Tz;
 use crate::article::{Author, Image, Translation};
 use crate::config::{Config, Direction, Language, Section};
 use crate::store::FeedQuery;
-use crate::urls::Format;
+use crate::urls::{Format, TagSlug};
 
-pub use build::{build, notice, updated_of};
+pub use build::{build, build_tag, notice, updated_of};
 
 /// How far back a news sitemap reaches: news search engines take the
 /// articles of the last two days from it.
@@ -114,6 +114,9 @@ pub struct Item {
     pub authors: Vec<Author>,
     pub section: Option<SectionRef>,
     pub tags: Vec<String>,
+    /// The feeds of `tags`, one for each, in the feed's language (`None` for
+    /// a tag with no slug).
+    pub tag_feeds: Vec<Option<FeedUrls>>,
     pub image: Option<Image>,
     pub translation: Translation,
     /// The original this item was translated from; `None` for originals.
@@ -136,6 +139,7 @@ pub fn news_query(lang: &Language, now_ms: i64) -> FeedQuery {
     FeedQuery {
         lang: lang.code().to_owned(),
         section: None,
+        tag: None,
         limit: NEWS_MAX_ITEMS,
         published_ms: now_ms.saturating_sub(NEWS_WINDOW_MS)..i64::MAX,
     }
@@ -146,7 +150,17 @@ pub fn query(config: &Config, lang: &Language, section: Option<&Section>) -> Fee
     FeedQuery {
         lang: lang.code().to_owned(),
         section: section.map(|s| s.slug().to_owned()),
+        tag: None,
         limit: config.feeds.items.get(),
         published_ms: FeedQuery::ALL_TIME,
+    }
+}
+
+/// The store query for a language's tag feed: as long as its feed, from
+/// the tag index.
+pub fn tag_query(config: &Config, lang: &Language, tag: &TagSlug) -> FeedQuery {
+    FeedQuery {
+        tag: Some(tag.as_str().to_owned()),
+        ..query(config, lang, None)
     }
 }

@@ -17,6 +17,8 @@ pub fn metric(route: &Route) -> metrics::Route {
     match route {
         Route::Resource(Resource::Feed { .. } | Resource::Archive { .. }) => metrics::Route::Feed,
         Route::Resource(Resource::Preview { .. }) => metrics::Route::Preview,
+        // One label for every tag: the tags themselves are unbounded.
+        Route::Resource(Resource::Tag { .. }) => metrics::Route::TagFeed,
         Route::Resource(Resource::NewsSitemap { .. } | Resource::SitemapIndex) => {
             metrics::Route::Sitemap
         }

@@ -74,6 +74,11 @@ impl Hub {
             return Some((log.latest, Topics::All));
         }
         let to = log.records.last()?.seq;
+        if log.records.iter().any(|r| r.touched.every_tag) {
+            // A record from before the log kept tags: which tag feeds changed
+            // is not known, so every subscriber gets the current body.
+            return Some((to, Topics::All));
+        }
         let config = &self.inner.config;
         let topics: BTreeSet<String> = log
             .records

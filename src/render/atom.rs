@@ -157,11 +157,17 @@ fn entry(item: &Item, scheme: &str) -> Entry {
             scheme: None,
             label: Some(s.name.clone()),
         })
-        .chain(item.tags.iter().map(|t| Category {
-            term: t.clone(),
-            scheme: None,
-            label: None,
-        }))
+        .chain(
+            item.tags
+                .iter()
+                .zip(&item.tag_feeds)
+                .map(|(t, feed)| Category {
+                    term: t.clone(),
+                    // The tag's feed in this language: an IRI, as RFC 4287 wants.
+                    scheme: feed.as_ref().map(|f| f.atom.clone()),
+                    label: None,
+                }),
+        )
         .collect();
     categories.push(Category {
         term: item.translation.as_str().to_owned(),

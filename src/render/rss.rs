@@ -142,10 +142,16 @@ fn item(item: &Item, scheme: &str) -> rss::Item {
             name: s.name.clone(),
             domain: None,
         })
-        .chain(item.tags.iter().map(|t| Category {
-            name: t.clone(),
-            domain: None,
-        }))
+        .chain(
+            item.tags
+                .iter()
+                .zip(&item.tag_feeds)
+                .map(|(t, feed)| Category {
+                    name: t.clone(),
+                    // The tag's feed in this language.
+                    domain: feed.as_ref().map(|f| f.rss.clone()),
+                }),
+        )
         .collect();
     categories.push(Category {
         name: item.translation.as_str().to_owned(),

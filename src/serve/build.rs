@@ -18,7 +18,7 @@ use crate::serve::pages::PageFile;
 use crate::serve::representation::{Representation, VARY_NAVIGATION};
 use crate::serve::shmem;
 use crate::store::{ArticleStore, FeedRow, StoreError};
-use crate::urls::{self, Format, Month, Resource};
+use crate::urls::{self, Format, Month, Resource, TagSlug};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -39,6 +39,9 @@ pub enum BuildError {
     /// what a crawler would otherwise make the cache hold.
     #[error("no item was published in {0}")]
     EmptyMonth(Month),
+    /// No item in the language has a tag of this slug.
+    #[error("no item in this language has the tag {0:?}")]
+    NoSuchTag(TagSlug),
 }
 
 impl BuildError {
@@ -46,7 +49,10 @@ impl BuildError {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            BuildError::Unknown | BuildError::NotArchived(_) | BuildError::EmptyMonth(_)
+            BuildError::Unknown
+                | BuildError::NotArchived(_)
+                | BuildError::EmptyMonth(_)
+                | BuildError::NoSuchTag(_)
         )
     }
 }
@@ -148,6 +154,22 @@ impl<S: ArticleStore> Builder<S> {
                     let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
                     let feed = archive::build(&config, language, month, &found);
                     represent(&config, &feed, Format::Atom)
+                })
+                .await
+            }
+            Resource::Tag { lang, tag, format } => {
+                let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                let rows = self
+                    .store
+                    .feed_rows(feed::tag_query(&config, language, &tag))
+                    .await?;
+                if rows.is_empty() {
+                    return Err(BuildError::NoSuchTag(tag));
+                }
+                self.blocking(false, move || {
+                    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                    let feed = feed::build_tag(&config, language, &tag, &rows);
+                    represent(&config, &feed, format)
                 })
                 .await
             }
@@ -271,10 +293,10 @@ fn represent(
         feed.history.current.is_some(),
     );
     let rep = Representation::new(format.content_type(), body, Some(feed.updated), link);
-    // A browser's navigation to a subscription feed gets its preview page.
-    Ok(match feed.history.current {
-        None => rep.varying(VARY_NAVIGATION),
-        Some(_) => rep,
+    // A browser's navigation to a feed with a preview page gets the page.
+    Ok(match feed.preview_url {
+        Some(_) => rep.varying(VARY_NAVIGATION),
+        None => rep,
     })
 }
 

@@ -27,6 +27,7 @@ pub use postgres::{CHANGE_CHANNEL, LISTEN_APPLICATION_NAME, PgStore};
 pub use sqlite::SqliteStore;
 
 use crate::article::{Article, Author, Image, Translation, Version};
+use crate::urls::TagSlug;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -52,11 +53,14 @@ pub enum StoreError {
 }
 
 /// Which items one feed shows: the newest `limit` versions in `lang`, optionally
-/// of one section, newest first, ties broken by article id.
+/// of one section and with one tag, newest first, ties broken by article id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedQuery {
     pub lang: String,
     pub section: Option<String>,
+    /// Only articles with a tag of this slug ([`TagSlug`]), read from the
+    /// tag index.
+    pub tag: Option<String>,
     pub limit: usize,
     /// Only items published in this range (Unix milliseconds, end excluded):
     /// everything for a subscription feed, one month for an archive.
@@ -140,13 +144,18 @@ pub struct Change {
     pub seq: u64,
 }
 
-/// The languages and sections whose feeds a write changed. A feed of language L
-/// (all sections, or section S) changed when L is here (and S is, or it is the
-/// language-wide feed).
+/// The languages, sections and tags whose feeds a write changed. A feed of
+/// language L (all sections, or section S, or tag T) changed when L is here
+/// (and S or T is, or it is the language-wide feed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Touched {
     pub langs: BTreeSet<String>,
     pub sections: BTreeSet<String>,
+    /// The slugs of the tags the article had before the write and after it.
+    pub tags: BTreeSet<String>,
+    /// Set when the tags are not known (a change-log record written before
+    /// the log kept them): every tag feed of the languages changed.
+    pub every_tag: bool,
 }
 
 impl Touched {
@@ -169,16 +178,21 @@ impl Touched {
             (None, None) => BTreeSet::new(),
             _ => all,
         };
-        let sections = if langs.is_empty() {
-            BTreeSet::new()
+        let (sections, tags) = if langs.is_empty() {
+            (BTreeSet::new(), BTreeSet::new())
         } else {
-            [before, after]
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a.section.clone())
-                .collect()
+            let articles = || [before, after].into_iter().flatten();
+            (
+                articles().filter_map(|a| a.section.clone()).collect(),
+                articles().flat_map(tag_slugs).collect(),
+            )
         };
-        Touched { langs, sections }
+        Touched {
+            langs,
+            sections,
+            tags,
+            every_tag: false,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -189,7 +203,23 @@ impl Touched {
     pub fn extend(&mut self, other: Touched) {
         self.langs.extend(other.langs);
         self.sections.extend(other.sections);
+        self.tags.extend(other.tags);
+        self.every_tag |= other.every_tag;
     }
+}
+
+/// The slugs of an article's tags, each once: what the tag index holds for
+/// each of its language versions (tags without a slug have no feed).
+pub fn tag_slugs(article: &Article) -> BTreeSet<String> {
+    slugs_of(&article.tags)
+}
+
+/// The slugs of `tags`, each once.
+fn slugs_of(tags: &[String]) -> BTreeSet<String> {
+    tags.iter()
+        .filter_map(|t| TagSlug::of(t))
+        .map(|s| s.as_str().to_owned())
+        .collect()
 }
 
 /// True when a change shows in every language version's item.

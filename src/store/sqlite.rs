@@ -22,7 +22,7 @@ use crate::article::Article;
 const MAX_READERS: usize = 4;
 
 /// The schema version this binary writes; `PRAGMA user_version` records it.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Change-log rows kept; a reader further behind than this reloads everything.
 const CHANGES_KEPT: i64 = 10_000;
@@ -67,6 +67,22 @@ CREATE TABLE changes (
     langs      TEXT NOT NULL,
     sections   TEXT NOT NULL
 ) STRICT;
+";
+
+/// Schema 5: the tag index, one row per language version and tag slug,
+/// ordered as feeds are, so a tag feed is one range scan however many
+/// articles and tags there are; and the slugs each change touched (NULL in
+/// records written before: not known). [`backfill_tags`] fills the index.
+const SCHEMA_V5: &str = "
+CREATE TABLE article_tags (
+    article_id   TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    lang         TEXT NOT NULL,
+    slug         TEXT NOT NULL,
+    published_ms INTEGER NOT NULL,
+    PRIMARY KEY (article_id, lang, slug)
+) STRICT;
+CREATE INDEX article_tags_by_slug ON article_tags (lang, slug, published_ms DESC, article_id);
+ALTER TABLE changes ADD COLUMN tags TEXT;
 ";
 
 pub struct SqliteStore {
@@ -190,14 +206,41 @@ fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
         (2, SCHEMA_V2),
         (3, SQLITE_SCHEMA_HUB),
         (4, SQLITE_SCHEMA_HUB_LOG),
+        (5, SCHEMA_V5),
     ] {
         if version < step {
             tx.execute_batch(sql)?;
         }
     }
+    if version < 5 {
+        backfill_tags(&tx)?;
+    }
     tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
     tx.commit()?;
     Ok(version == 0)
+}
+
+/// Fills the tag index from the articles already stored (the step to
+/// schema 5; slugs are Rust's to compute, so not SQL's).
+fn backfill_tags(tx: &rusqlite::Transaction) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare(
+        "SELECT a.id, a.tags, a.published_ms, v.lang
+         FROM articles a JOIN versions v ON v.article_id = a.id",
+    )?;
+    let mut insert = tx.prepare(
+        "INSERT OR IGNORE INTO article_tags (article_id, lang, slug, published_ms)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let (id, tags, published_ms, lang): (String, String, i64, String) =
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        let tags: Vec<String> = parse_json(&tags)?;
+        for slug in super::slugs_of(&tags) {
+            insert.execute(params![id, lang, slug, published_ms])?;
+        }
+    }
+    Ok(())
 }
 
 impl ArticleStore for SqliteStore {
@@ -330,16 +373,19 @@ impl ArticleStore for SqliteStore {
         self.read(move |conn| {
             let since = i64::try_from(seq).unwrap_or(i64::MAX);
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, langs, sections FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 10000",
+                "SELECT seq, langs, sections, tags FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 10000",
             )?;
             let mut records = Vec::new();
             let mut rows = stmt.query([since])?;
             while let Some(row) = rows.next()? {
+                let tags = row.get::<_, Option<String>>(3)?;
                 records.push(ChangeRecord {
                     seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
                     touched: Touched {
                         langs: parse_json(&row.get::<_, String>(1)?)?,
                         sections: parse_json(&row.get::<_, String>(2)?)?,
+                        every_tag: tags.is_none(),
+                        tags: tags.as_deref().map(parse_json).transpose()?.unwrap_or_default(),
                     },
                 });
             }
@@ -400,33 +446,41 @@ fn feed_rows(conn: &Connection, query: &FeedQuery) -> Result<Vec<FeedRow>, Store
         });
         Ok(())
     };
-    match &query.section {
-        None => {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {FEED_COLUMNS} FROM versions v JOIN articles a ON a.id = v.article_id
-                 WHERE v.lang = ?1 AND v.published_ms >= ?3 AND v.published_ms < ?4
-                 ORDER BY v.published_ms DESC, v.article_id LIMIT ?2"
-            ))?;
-            let range = &query.published_ms;
-            let mut result = stmt.query(params![query.lang, limit, range.start, range.end])?;
-            while let Some(row) = result.next()? {
-                collect(row)?;
-            }
-        }
-        Some(section) => {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {FEED_COLUMNS} FROM versions v JOIN articles a ON a.id = v.article_id
-                 WHERE v.lang = ?1 AND v.section = ?2 AND v.published_ms >= ?4 AND v.published_ms < ?5
-                 ORDER BY v.published_ms DESC, v.article_id LIMIT ?3"
-            ))?;
-            let range = &query.published_ms;
-            let mut result =
-                stmt.query(params![query.lang, section, limit, range.start, range.end])?;
-            while let Some(row) = result.next()? {
-                collect(row)?;
-            }
-        }
+    // By language, then optionally section and tag: one range scan of
+    // versions_by_language, versions_by_section or article_tags_by_slug.
+    let mut sql = match &query.tag {
+        None => format!(
+            "SELECT {FEED_COLUMNS} FROM versions v JOIN articles a ON a.id = v.article_id
+             WHERE v.lang = ?1 AND v.published_ms >= ?3 AND v.published_ms < ?4"
+        ),
+        Some(_) => format!(
+            "SELECT {FEED_COLUMNS} FROM article_tags t
+             JOIN versions v ON v.article_id = t.article_id AND v.lang = t.lang
+             JOIN articles a ON a.id = t.article_id
+             WHERE t.lang = ?1 AND t.published_ms >= ?3 AND t.published_ms < ?4
+                 AND t.slug = ?5"
+        ),
+    };
+    let range = &query.published_ms;
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&query.lang, &limit, &range.start, &range.end];
+    if let Some(tag) = &query.tag {
+        values.push(tag);
     }
+    if let Some(section) = &query.section {
+        values.push(section);
+        sql.push_str(&format!(" AND v.section = ?{}", values.len()));
+    }
+    sql.push_str(match query.tag {
+        None => " ORDER BY v.published_ms DESC, v.article_id LIMIT ?2",
+        Some(_) => " ORDER BY t.published_ms DESC, t.article_id LIMIT ?2",
+    });
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut result = stmt.query(values.as_slice())?;
+    while let Some(row) = result.next()? {
+        collect(row)?;
+    }
+    drop(result);
+    drop(stmt);
     let mut stmt = conn.prepare_cached(
         "SELECT lang, url, translation FROM versions
          WHERE article_id = ?1 AND lang <> ?2 ORDER BY lang",
@@ -523,6 +577,7 @@ fn article_by_id(conn: &Connection, id: &str) -> Result<Option<Article>, StoreEr
 fn put_article(tx: &rusqlite::Transaction, article: &Article) -> Result<(), StoreError> {
     let a = ArticleColumns::encode(article)?;
     tx.execute("DELETE FROM versions WHERE article_id = ?1", [&a.id])?;
+    tx.execute("DELETE FROM article_tags WHERE article_id = ?1", [&a.id])?;
     tx.prepare_cached(
         "INSERT INTO articles (id, section, published, published_ms, updated, tags, authors, image)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
@@ -561,17 +616,29 @@ fn put_article(tx: &rusqlite::Transaction, article: &Article) -> Result<(), Stor
             v.body,
         ])?;
     }
+    let mut tag = tx.prepare_cached(
+        "INSERT INTO article_tags (article_id, lang, slug, published_ms) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    let slugs = super::tag_slugs(article);
+    for lang in article.versions.keys() {
+        for slug in &slugs {
+            tag.execute(params![a.id, lang, slug, a.published_ms])?;
+        }
+    }
     Ok(())
 }
 
 /// Appends a write to the change log and prunes what no follower needs.
 fn log_change(tx: &rusqlite::Transaction, id: &str, touched: &Touched) -> Result<u64, StoreError> {
-    tx.prepare_cached("INSERT INTO changes (article_id, langs, sections) VALUES (?1, ?2, ?3)")?
-        .execute(params![
-            id,
-            to_json(&touched.langs)?,
-            to_json(&touched.sections)?
-        ])?;
+    tx.prepare_cached(
+        "INSERT INTO changes (article_id, langs, sections, tags) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        id,
+        to_json(&touched.langs)?,
+        to_json(&touched.sections)?,
+        to_json(&touched.tags)?
+    ])?;
     let seq = tx.last_insert_rowid();
     if seq % 1000 == 0 {
         tx.execute("DELETE FROM changes WHERE seq <= ?1", [seq - CHANGES_KEPT])?;

@@ -4,8 +4,9 @@
 //! A miss builds through [`Builder`]; moka coalesces concurrent misses on one
 //! key into a single build. When a rebuild of a feed, the OPML list or the
 //! index fails (the store is down) readers get its last good render
-//! ([`last_good`]) instead of an error. Archives are ordinary entries: bounded
-//! by `max_bytes` with the rest, and with no render kept beyond it.
+//! ([`last_good`]) instead of an error. Archives and tag feeds are ordinary
+//! entries: bounded by `max_bytes` with the rest, and with no render kept
+//! beyond it; tag feeds take their generations from [`tags`].
 //!
 //! Invalidation is exact and race-free: each resource has a generation, bumped
 //! when a write touches it, and the cache key is (resource, generation). A
@@ -21,6 +22,7 @@ mod hot;
 mod last_good;
 mod local;
 mod slots;
+mod tags;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,12 +38,13 @@ use crate::serve::headers::CacheControl;
 use crate::serve::pages::PageFile;
 use crate::serve::representation::Representation;
 use crate::store::{ArticleStore, Touched};
-use crate::urls::{Format, Resource};
+use crate::urls::{Format, Resource, TagSlug};
 use hot::HotSlot;
 use last_good::LastGood;
 pub use local::Local;
 use local::Stamp;
 use slots::Slots;
+use tags::TagGenerations;
 
 pub struct FeedCache<S> {
     config: Arc<Config>,
@@ -53,6 +56,8 @@ pub struct FeedCache<S> {
     slots: Slots,
     /// The current generation of every resource, by slot.
     generations: Box<[AtomicU64]>,
+    /// The current generation of tag feeds, which have no slot.
+    tag_generations: TagGenerations,
     /// Served when a rebuild of a feed, the OPML list or the index fails.
     last_good: LastGood,
     /// The hit path of feeds, OPML and index, by slot: a subset of
@@ -86,6 +91,7 @@ impl<S: ArticleStore> FeedCache<S> {
         FeedCache {
             builder: Builder::new(Arc::clone(&config), store),
             generations: (0..slots.len()).map(|_| AtomicU64::new(0)).collect(),
+            tag_generations: TagGenerations::new(config.languages.len()),
             id: IDS.fetch_add(1, Ordering::Relaxed),
             cache_control: CacheControl::new(&config),
             slots,
@@ -101,6 +107,10 @@ impl<S: ArticleStore> FeedCache<S> {
     /// The representation of `resource`: cached, freshly built, or, when the
     /// build fails, the last good one.
     pub async fn get(&self, resource: Resource) -> Result<Arc<Representation>, Arc<BuildError>> {
+        if let Resource::Tag { lang, tag, .. } = resource {
+            let generation = self.tag_generations.of(lang, &tag);
+            return Box::pin(self.get_cold(resource, generation, None)).await;
+        }
         let Some(slot) = self.slots.of(resource) else {
             return Err(Arc::new(BuildError::Unknown));
         };
@@ -164,12 +174,24 @@ impl<S: ArticleStore> FeedCache<S> {
         self.cache_control.of(resource)
     }
 
-    /// Retires every render a write that `touched` these languages and sections
-    /// changed, archives, previews and news sitemaps included; returns the
-    /// feeds (for WebSub).
+    /// Retires every render a write that `touched` these languages, sections
+    /// and tags changed, archives, previews, tag feeds and news sitemaps
+    /// included; returns the feeds (for WebSub).
     pub async fn retire(&self, touched: &Touched) -> Vec<Resource> {
         let feeds = touched_feeds(&self.config, touched);
         self.invalidate(&feeds).await;
+        if touched.every_tag {
+            // Which tags is not known: every tag feed of the languages.
+            for (lang, _) in self
+                .config
+                .languages
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| touched.langs.contains(l.code()))
+            {
+                self.tag_generations.bump_lang(lang);
+            }
+        }
         let sitemaps = touched_sitemaps(&self.config, touched);
         self.invalidate(&sitemaps).await;
         for (lang, _) in self
@@ -192,6 +214,16 @@ impl<S: ArticleStore> FeedCache<S> {
     /// Retires the renders of `resources`: the next request builds afresh.
     pub async fn invalidate(&self, resources: &[Resource]) {
         for resource in resources {
+            if let Resource::Tag { lang, tag, .. } = *resource {
+                // One generation for the three formats: each format's
+                // resource in the list bumps it once more, which is harmless.
+                let old = self.tag_generations.bump(lang, &tag);
+                for format in Format::ALL {
+                    let key = (Resource::Tag { lang, tag, format }, old);
+                    self.rendered.invalidate(&key).await;
+                }
+                continue;
+            }
             let Some(slot) = self.slots.of(*resource) else {
                 continue;
             };
@@ -205,11 +237,15 @@ impl<S: ArticleStore> FeedCache<S> {
         for generation in &self.generations {
             generation.fetch_add(1, Ordering::AcqRel);
         }
+        self.tag_generations.bump_all();
         self.rendered.invalidate_all();
     }
 
     /// The current generation of `resource`.
     fn generation_of(&self, resource: Resource) -> Option<u64> {
+        if let Resource::Tag { lang, tag, .. } = resource {
+            return Some(self.tag_generations.of(lang, &tag));
+        }
         let slot = self.slots.of(resource)?;
         Some(self.generations[slot].load(Ordering::Acquire))
     }
@@ -294,9 +330,10 @@ impl<S: ArticleStore> FeedCache<S> {
     }
 }
 
-/// Every feed whose bytes a write that `touched` these languages and sections
-/// changed (the OPML list and the index do not depend on articles).
-/// The subscription feeds whose bytes `touched` changed.
+/// The subscription feeds whose bytes a write that `touched` these
+/// languages, sections and tags changed (the OPML list and the index do not
+/// depend on articles): language, section and tag feeds. With
+/// `touched.every_tag` no tag feed is listed, since which are not known.
 pub fn touched_feeds(config: &Config, touched: &Touched) -> Vec<Resource> {
     let mut resources = Vec::new();
     for (lang, _) in config
@@ -318,6 +355,11 @@ pub fn touched_feeds(config: &Config, touched: &Touched) -> Vec<Resource> {
                     section,
                     format,
                 });
+            }
+        }
+        for tag in touched.tags.iter().filter_map(|t| TagSlug::parse(t)) {
+            for format in Format::ALL {
+                resources.push(Resource::Tag { lang, tag, format });
             }
         }
     }
@@ -343,7 +385,7 @@ fn touched_sitemaps(config: &Config, touched: &Touched) -> Vec<Resource> {
 /// Index into [`crate::metrics::RENDER_KINDS`].
 fn render_kind(resource: Resource) -> usize {
     match resource {
-        Resource::Feed { format, .. } => match format {
+        Resource::Feed { format, .. } | Resource::Tag { format, .. } => match format {
             Format::Rss => 0,
             Format::Atom => 1,
             Format::Json => 2,

@@ -56,6 +56,8 @@ impl Slots {
                 }
                 self.previews(lang)
             }
+            // Tag feeds have no slot: see `tags`.
+            Resource::Tag { .. } => None,
         }
     }
 

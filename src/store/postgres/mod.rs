@@ -152,22 +152,14 @@ impl PgStore {
         let client = self.client().await?;
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let (from, before) = (query.published_ms.start, query.published_ms.end);
-        let explain = |by_section| format!("EXPLAIN (ANALYZE, COSTS OFF) {}", feed_sql(by_section));
-        let rows = match &query.section {
-            None => {
-                client
-                    .query(&explain(false), &[&query.lang, &limit, &from, &before])
-                    .await?
-            }
-            Some(section) => {
-                client
-                    .query(
-                        &explain(true),
-                        &[&query.lang, &limit, &from, &before, section],
-                    )
-                    .await?
-            }
-        };
+        let sql = format!(
+            "EXPLAIN (ANALYZE, COSTS OFF) {}",
+            feed_sql(query.section.is_some(), query.tag.is_some())
+        );
+        let mut values: Vec<&(dyn ToSql + Sync)> = vec![&query.lang, &limit, &from, &before];
+        values.extend(query.tag.as_ref().map(|t| t as &(dyn ToSql + Sync)));
+        values.extend(query.section.as_ref().map(|s| s as &(dyn ToSql + Sync)));
+        let rows = client.query(&sql, &values).await?;
         let lines = rows
             .iter()
             .map(|row| row.try_get::<_, String>(0))
@@ -194,20 +186,13 @@ impl ArticleStore for PgStore {
         let client = self.client().await?;
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let (from, before) = (query.published_ms.start, query.published_ms.end);
-        let rows = match &query.section {
-            None => {
-                let stmt = client.prepare_cached(&feed_sql(false)).await?;
-                client
-                    .query(&stmt, &[&query.lang, &limit, &from, &before])
-                    .await?
-            }
-            Some(section) => {
-                let stmt = client.prepare_cached(&feed_sql(true)).await?;
-                client
-                    .query(&stmt, &[&query.lang, &limit, &from, &before, section])
-                    .await?
-            }
-        };
+        let stmt = client
+            .prepare_cached(&feed_sql(query.section.is_some(), query.tag.is_some()))
+            .await?;
+        let mut values: Vec<&(dyn ToSql + Sync)> = vec![&query.lang, &limit, &from, &before];
+        values.extend(query.tag.as_ref().map(|t| t as &(dyn ToSql + Sync)));
+        values.extend(query.section.as_ref().map(|s| s as &(dyn ToSql + Sync)));
+        let rows = client.query(&stmt, &values).await?;
         rows.iter().map(feed_row).collect()
     }
 
@@ -343,10 +328,10 @@ impl ArticleStore for PgStore {
         // The bounds and the records in one statement, so they agree.
         let stmt = client
             .prepare_cached(
-                "SELECT b.oldest, b.latest, c.seq, c.langs, c.sections
+                "SELECT b.oldest, b.latest, c.seq, c.langs, c.sections, c.tags
                  FROM (SELECT coalesce(min(seq), 0) AS oldest, coalesce(max(seq), 0) AS latest
                        FROM changes) b
-                 LEFT JOIN LATERAL (SELECT seq, langs, sections FROM changes
+                 LEFT JOIN LATERAL (SELECT seq, langs, sections, tags FROM changes
                                     WHERE seq > $1 ORDER BY seq LIMIT 10000) c ON true
                  ORDER BY c.seq",
             )
@@ -359,11 +344,14 @@ impl ArticleStore for PgStore {
             let Some(seq) = row.try_get::<_, Option<i64>>(2)? else {
                 continue;
             };
+            let tags: Option<&str> = row.try_get(5)?;
             log.records.push(ChangeRecord {
                 seq: u64::try_from(seq).unwrap_or(0),
                 touched: Touched {
                     langs: parse_json(row.try_get(3)?)?,
                     sections: parse_json(row.try_get(4)?)?,
+                    every_tag: tags.is_none(),
+                    tags: tags.map(parse_json).transpose()?.unwrap_or_default(),
                 },
             });
         }
@@ -424,8 +412,9 @@ async fn lock_writes(db: &impl GenericClient) -> Result<(), StoreError> {
 /// Replaces one article and all its versions (the caller holds the transaction).
 async fn write_article(db: &impl GenericClient, article: &Article) -> Result<(), StoreError> {
     let a = ArticleColumns::encode(article)?;
-    let (delete, upsert, insert) = tokio::try_join!(
+    let (delete, delete_tags, upsert, insert, insert_tags) = tokio::try_join!(
         db.prepare_cached("DELETE FROM versions WHERE article_id = $1"),
+        db.prepare_cached("DELETE FROM article_tags WHERE article_id = $1"),
         db.prepare_cached(
             "INSERT INTO articles (id, section, published, published_ms, updated, tags, authors, image)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -444,6 +433,12 @@ async fn write_article(db: &impl GenericClient, article: &Article) -> Result<(),
                          $9::text[], $10::text[], $11::text[])
                  AS v(lang, translation, url, updated, title, summary, format, body)",
         ),
+        // The tag index: every language version times every tag slug.
+        db.prepare_cached(
+            "INSERT INTO article_tags (article_id, lang, slug, published_ms)
+             SELECT $1, l.lang, t.slug, $2
+             FROM unnest($3::text[]) AS l(lang) CROSS JOIN unnest($4::text[]) AS t(slug)",
+        ),
     )?;
     // Independent, so sent together.
     let delete_params: [&(dyn ToSql + Sync); 1] = [&a.id];
@@ -459,6 +454,7 @@ async fn write_article(db: &impl GenericClient, article: &Article) -> Result<(),
     ];
     tokio::try_join!(
         db.execute(&delete, &delete_params),
+        db.execute(&delete_tags, &delete_params),
         db.execute(&upsert, &upsert_params),
     )?;
     let versions: Vec<(&String, VersionColumns)> = article
@@ -494,6 +490,11 @@ async fn write_article(db: &impl GenericClient, article: &Article) -> Result<(),
         ],
     )
     .await?;
+    let slugs: Vec<String> = super::tag_slugs(article).into_iter().collect();
+    if !slugs.is_empty() {
+        db.execute(&insert_tags, &[&a.id, &a.published_ms, &langs, &slugs])
+            .await?;
+    }
     Ok(())
 }
 
@@ -505,13 +506,19 @@ async fn log_change(
 ) -> Result<u64, StoreError> {
     let stmt = db
         .prepare_cached(
-            "INSERT INTO changes (article_id, langs, sections) VALUES ($1, $2, $3) RETURNING seq",
+            "INSERT INTO changes (article_id, langs, sections, tags) VALUES ($1, $2, $3, $4)
+             RETURNING seq",
         )
         .await?;
     let seq: i64 = db
         .query_one(
             &stmt,
-            &[&id, &to_json(&touched.langs)?, &to_json(&touched.sections)?],
+            &[
+                &id,
+                &to_json(&touched.langs)?,
+                &to_json(&touched.sections)?,
+                &to_json(&touched.tags)?,
+            ],
         )
         .await?
         .try_get(0)?;

@@ -17,17 +17,34 @@ pub(super) const ARTICLE_COLUMNS: &str =
 pub(super) const VERSION_COLUMNS: &str = "v.translation, v.url, v.updated AS version_updated, v.title, \
      v.summary, v.format, v.body";
 
-/// The feed query: the newest `$2` versions in language `$1` (and section
-/// `$3`), each with its article and, aggregated in the same statement (one
-/// round trip, one snapshot), its sibling versions ordered by language.
-pub(super) fn feed_sql(by_section: bool) -> String {
-    let section = if by_section { "AND v.section = $5" } else { "" };
+/// The feed query: the newest `$2` versions in language `$1` published from
+/// `$3` to before `$4` (and with the tag slug `$5`, and in section `$5` or,
+/// with a tag, `$6`), each with its article and, aggregated in the same
+/// statement (one round trip, one snapshot), its sibling versions ordered by
+/// language. With a tag it reads the tag index, else the versions.
+pub(super) fn feed_sql(by_section: bool, by_tag: bool) -> String {
+    let section = match (by_section, by_tag) {
+        (false, _) => "",
+        (true, false) => "AND v.section = $5",
+        (true, true) => "AND v.section = $6",
+    };
+    let (from, by) = if by_tag {
+        (
+            "article_tags t JOIN versions v ON v.article_id = t.article_id AND v.lang = t.lang
+               JOIN articles a ON a.id = t.article_id",
+            "t",
+        )
+    } else {
+        ("versions v JOIN articles a ON a.id = v.article_id", "v")
+    };
+    let tag = if by_tag { "AND t.slug = $5" } else { "" };
     format!(
         "SELECT f.*, s.langs, s.urls, s.translations
          FROM (SELECT {ARTICLE_COLUMNS}, {VERSION_COLUMNS}
-               FROM versions v JOIN articles a ON a.id = v.article_id
-               WHERE v.lang = $1 {section} AND v.published_ms >= $3 AND v.published_ms < $4
-               ORDER BY v.published_ms DESC, v.article_id
+               FROM {from}
+               WHERE {by}.lang = $1 {tag} {section}
+                   AND {by}.published_ms >= $3 AND {by}.published_ms < $4
+               ORDER BY {by}.published_ms DESC, {by}.article_id
                LIMIT $2) f
          CROSS JOIN LATERAL (
                SELECT array_agg(s.lang ORDER BY s.lang) AS langs,

@@ -4,11 +4,12 @@
 use deadpool_postgres::Pool;
 
 use super::client;
-use crate::store::StoreError;
+use crate::store::columns::parse_json;
 use crate::store::hub::{PG_SCHEMA_HUB, PG_SCHEMA_HUB_LOG};
+use crate::store::{StoreError, slugs_of};
 
 /// The schema version this binary writes; `kabar_schema` records it.
-const SCHEMA_VERSION: i32 = 3;
+const SCHEMA_VERSION: i32 = 4;
 
 /// Advisory lock key ("kabar" in ASCII, then a number; the write lock is the
 /// next one). Migrations hold it, so replicas starting together migrate one
@@ -52,6 +53,21 @@ CREATE TABLE changes (
 );
 "#;
 
+/// Schema 4: SQLite's schema 5, the tag index and the slugs each change
+/// touched (NULL in records written before: not known). [`backfill_tags`]
+/// fills the index.
+const SCHEMA_V4: &str = r#"
+CREATE TABLE article_tags (
+    article_id   text COLLATE "C" NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    lang         text COLLATE "C" NOT NULL,
+    slug         text COLLATE "C" NOT NULL,
+    published_ms bigint NOT NULL,
+    PRIMARY KEY (article_id, lang, slug)
+);
+CREATE INDEX article_tags_by_slug ON article_tags (lang, slug, published_ms DESC, article_id);
+ALTER TABLE changes ADD COLUMN tags text;
+"#;
+
 /// Brings the schema to [`SCHEMA_VERSION`]; returns true when it was created.
 /// DDL is transactional in PostgreSQL, so a migration lands whole or not at all.
 pub(super) async fn migrate(pool: &Pool) -> Result<bool, StoreError> {
@@ -81,10 +97,18 @@ pub(super) async fn migrate(pool: &Pool) -> Result<bool, StoreError> {
         tx.commit().await?;
         return Ok(false);
     }
-    for (step, sql) in [(1, SCHEMA_V1), (2, PG_SCHEMA_HUB), (3, PG_SCHEMA_HUB_LOG)] {
+    for (step, sql) in [
+        (1, SCHEMA_V1),
+        (2, PG_SCHEMA_HUB),
+        (3, PG_SCHEMA_HUB_LOG),
+        (4, SCHEMA_V4),
+    ] {
         if version < step {
             tx.batch_execute(sql).await?;
         }
+    }
+    if version < 4 {
+        backfill_tags(&tx).await?;
     }
     tx.execute("DELETE FROM kabar_schema", &[]).await?;
     tx.execute(
@@ -94,4 +118,33 @@ pub(super) async fn migrate(pool: &Pool) -> Result<bool, StoreError> {
     .await?;
     tx.commit().await?;
     Ok(version == 0)
+}
+
+/// Fills the tag index from the articles already stored (the step to
+/// schema 4; slugs are Rust's to compute, so not SQL's).
+async fn backfill_tags(tx: &deadpool_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    let rows = tx
+        .query(
+            "SELECT a.id, a.tags, a.published_ms, v.lang
+             FROM articles a JOIN versions v ON v.article_id = a.id",
+            &[],
+        )
+        .await?;
+    let insert = tx
+        .prepare(
+            "INSERT INTO article_tags (article_id, lang, slug, published_ms)
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    for row in &rows {
+        let id: &str = row.try_get(0)?;
+        let tags: Vec<String> = parse_json(row.try_get(1)?)?;
+        let published_ms: i64 = row.try_get(2)?;
+        let lang: &str = row.try_get(3)?;
+        for slug in slugs_of(&tags) {
+            tx.execute(&insert, &[&id, &lang, &slug, &published_ms])
+                .await?;
+        }
+    }
+    Ok(())
 }
