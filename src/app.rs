@@ -303,6 +303,31 @@ async fn load_seed<S: ArticleStore>(store: &S, config: &Config) -> Result<(), St
     for failure in &report.failed {
         tracing::warn!(record = %failure.record, reason = %failure.reason, "demo article refused");
     }
+    skip_seed_for_hub(store)
+        .await
+        .map_err(|source| StartError::Seed {
+            path: folder.display().to_string(),
+            source: source.into(),
+        })
+}
+
+/// Moves the hub's log position past the seed: a store just made has no
+/// subscribers, so its seed has no one to go to, and a subscriber who comes
+/// before the first catch-up must not get a delivery for it.
+async fn skip_seed_for_hub<S: ArticleStore>(store: &S) -> Result<(), StoreError> {
+    let from = store.hub_log_position().await?;
+    let to = store.changes_since(from).await?.latest;
+    if to > from {
+        let skip = crate::store::LoggedChanges {
+            from,
+            to,
+            topics: crate::store::Topics::These(Vec::new()),
+            committed_ms: 0,
+        };
+        store
+            .enqueue_deliveries(skip, chrono::Utc::now().timestamp_millis())
+            .await?;
+    }
     Ok(())
 }
 
