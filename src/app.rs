@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::auth::ApiTokens;
 use crate::config::{Config, DatabaseUrl};
+use crate::fedi::Fedi;
 use crate::hub::{self, Host, Hub};
 use crate::import;
 use crate::metrics::Metrics;
@@ -36,6 +37,8 @@ pub struct App<S> {
     pub hub: Hub,
     /// How far the render cache has followed the change log.
     pub log_seen: LogSeen,
+    /// The fediverse accounts: keys, signed requests, inbox checks.
+    pub fedi: Arc<Fedi>,
 }
 
 impl<S: ArticleStore> App<S> {
@@ -46,6 +49,7 @@ impl<S: ArticleStore> App<S> {
             PublisherConfig::new(config.site.hubs.clone()),
             Arc::clone(&publish_stats),
         );
+        let fedi = Arc::new(Fedi::new(Arc::clone(&config)));
         let app = Arc::new(App {
             hub: Hub::new(Arc::clone(&config)),
             cache: FeedCache::new(
@@ -61,6 +65,7 @@ impl<S: ArticleStore> App<S> {
             publisher,
             publish_stats,
             log_seen: LogSeen::default(),
+            fedi,
         });
         if app.hub.enabled() {
             // A weak handle: the worker ends when the last App goes.

@@ -12,6 +12,7 @@ pub mod article;
 pub mod auth;
 pub mod changes;
 pub mod config;
+pub mod fedi;
 pub mod feed;
 pub mod http;
 pub mod hub;

@@ -243,6 +243,16 @@ async fn serve_on<S: ArticleStore>(
         ),
     }
     let app = App::new(config, store, tokens);
+    if app.fedi.enabled() {
+        // Made (the first time) or read now, not on the first request that
+        // needs them.
+        let keys_of = Arc::clone(&app);
+        tokio::spawn(async move {
+            if let Err(error) = keys_of.fedi.keys(&*keys_of.store).await {
+                tracing::error!(%error, "the fediverse accounts have no keys");
+            }
+        });
+    }
     let follower = tokio::spawn(changes::follow(Arc::clone(&app)));
     let served = http::serve(listeners, Arc::clone(&app), shutdown_signal()).await;
     follower.abort();

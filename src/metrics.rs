@@ -24,11 +24,12 @@ pub enum Route {
     Metrics,
     Api,
     Hub,
+    ActivityPub,
     Unknown,
 }
 
 impl Route {
-    const ALL: [Route; 12] = [
+    const ALL: [Route; 13] = [
         Route::Feed,
         Route::Preview,
         Route::TagFeed,
@@ -40,6 +41,7 @@ impl Route {
         Route::Metrics,
         Route::Api,
         Route::Hub,
+        Route::ActivityPub,
         Route::Unknown,
     ];
 
@@ -56,6 +58,7 @@ impl Route {
             Route::Metrics => "metrics",
             Route::Api => "api",
             Route::Hub => "websub",
+            Route::ActivityPub => "activitypub",
             Route::Unknown => "unknown",
         }
     }

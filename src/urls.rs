@@ -16,6 +16,8 @@
 //! /sitemap.xml                           the index of the news sitemaps
 //! /healthz /readyz /metrics              for operators
 //! /websub                                the built-in WebSub hub (POST)
+//! /.well-known/webfinger, /.well-known/nodeinfo, /nodeinfo/2.1, /ap/…
+//!                                        the fediverse accounts (`http::fedi`)
 //! ```
 //!
 //! Routes are told apart by their number of segments and fixed words; a
@@ -318,6 +320,32 @@ pub fn index_url(config: &Config) -> String {
 /// The public URL of the OPML list of every feed.
 pub fn opml_url(config: &Config) -> String {
     public_url(config, OPML)
+}
+
+/// Where the fediverse accounts live: `/ap/{account}` and below.
+pub const ACTIVITYPUB: &str = "ap";
+
+/// The id of a language's fediverse account (an ActivityPub actor).
+pub fn actor_url(config: &Config, account: &str) -> String {
+    public_url(config, &format!("{ACTIVITYPUB}/{account}"))
+}
+
+/// The id of an article's post by a language's account (its `Note`).
+pub fn note_url(config: &Config, account: &str, article_id: &str) -> String {
+    public_url(
+        config,
+        &format!("{ACTIVITYPUB}/{account}/notes/{article_id}"),
+    )
+}
+
+/// The site's own actor, which signs what the site fetches from other servers.
+pub fn instance_actor_url(config: &Config) -> String {
+    public_url(config, &format!("{ACTIVITYPUB}/actor"))
+}
+
+/// The inbox every account shares.
+pub fn shared_inbox_url(config: &Config) -> String {
+    public_url(config, &format!("{ACTIVITYPUB}/inbox"))
 }
 
 /// The built-in WebSub hub's URL, `None` when `[hub]` turns it off.

@@ -11,9 +11,9 @@ use common::{Site, raw, request, start};
 use hyper::StatusCode;
 use kabar::article::Article;
 use kabar::store::{
-    ArticleStore, Change, ChangeLog, Delivery, FeedQuery, FeedRow, Finished, HubStore, IfMatch,
-    LoggedChanges, NewSubscription, Room, Seek, StoreError, Subscribed, SubscriptionCounts,
-    SubscriptionLimits, Touched,
+    ArticleStore, Change, ChangeLog, Delivery, FediStore, FeedQuery, FeedRow, Finished, Follower,
+    HubStore, IfMatch, LoggedChanges, NewSubscription, Room, Seek, StoreError, Subscribed,
+    SubscriptionCounts, SubscriptionLimits, Touched,
 };
 
 const FEED: &str = "/fr/rss.xml";
@@ -800,4 +800,29 @@ fn response_bodies(mut bytes: &[u8]) -> Vec<Vec<u8>> {
         bytes = &body[len..];
     }
     bodies
+}
+
+/// The fediverse's part passes straight through too.
+impl FediStore for FlakyStore {
+    async fn fedi_key(&self, name: String) -> Result<Option<String>, StoreError> {
+        self.inner.fedi_key(name).await
+    }
+    async fn keep_fedi_key(&self, name: String, pem: String) -> Result<String, StoreError> {
+        self.inner.keep_fedi_key(name, pem).await
+    }
+    async fn follow(&self, follower: Follower, now_ms: i64) -> Result<bool, StoreError> {
+        self.inner.follow(follower, now_ms).await
+    }
+    async fn unfollow(&self, lang: String, actor: String) -> Result<bool, StoreError> {
+        self.inner.unfollow(lang, actor).await
+    }
+    async fn forget_follower(&self, actor: String) -> Result<u64, StoreError> {
+        self.inner.forget_follower(actor).await
+    }
+    async fn follower_count(&self, lang: String) -> Result<u64, StoreError> {
+        self.inner.follower_count(lang).await
+    }
+    async fn follower_inboxes(&self, lang: String) -> Result<Vec<String>, StoreError> {
+        self.inner.follower_inboxes(lang).await
+    }
 }

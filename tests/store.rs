@@ -699,10 +699,11 @@ async fn sqlite_migration_backfills_the_tag_index() {
         let (store, _) = kabar::SqliteStore::open(&file).unwrap();
         store.put_articles(before_tags()).await.unwrap();
     }
-    // Back to schema 4 exactly: schema 5 only added these.
+    // Back to schema 4 exactly: schemas 5 and 6 only added these.
     let conn = rusqlite::Connection::open(&file).unwrap();
     conn.execute_batch(
-        "DROP TABLE article_tags; ALTER TABLE changes DROP COLUMN tags; PRAGMA user_version = 4;",
+        "DROP TABLE fedi_followers; DROP TABLE fedi_keys;
+         DROP TABLE article_tags; ALTER TABLE changes DROP COLUMN tags; PRAGMA user_version = 4;",
     )
     .unwrap();
     let tables: Vec<String> = conn
@@ -726,11 +727,12 @@ async fn postgres_migration_backfills_the_tag_index() {
         let (store, _) = PgStore::open(&db.url).await.unwrap();
         store.put_articles(before_tags()).await.unwrap();
     }
-    // Back to schema 3 exactly: schema 4 only added these.
+    // Back to schema 3 exactly: schemas 4 and 5 only added these.
     let client = pg::admin(&db.url).await;
     client
         .batch_execute(
-            "DROP TABLE article_tags; ALTER TABLE changes DROP COLUMN tags;
+            "DROP TABLE fedi_followers; DROP TABLE fedi_keys;
+             DROP TABLE article_tags; ALTER TABLE changes DROP COLUMN tags;
              UPDATE kabar_schema SET version = 3;",
         )
         .await

@@ -251,7 +251,11 @@ mod tests {
             "no loopback on a public server"
         );
         let err = error_line(
-            &BUNDLED.replace("allow_networks = []", "allow_networks = [\"127.0.0.1/8\"]"),
+            &BUNDLED.replacen(
+                "allow_networks = []",
+                "allow_networks = [\"127.0.0.1/8\"]",
+                1,
+            ),
             "allow_networks",
         );
         assert!(err.contains("bits set past its prefix"), "{err}");
@@ -275,7 +279,9 @@ mod tests {
         assert!(err.contains("max_hosts"), "{err}");
         // Without the table: the defaults, the hub on.
         let start = BUNDLED.find("[hub]").unwrap();
-        let end = BUNDLED.find("[feeds]").unwrap();
+        let end = BUNDLED
+            .find("# Each language as a fediverse account")
+            .unwrap();
         let without = format!("{}{}", &BUNDLED[..start], &BUNDLED[end..]);
         let config = crate::config::Config::parse(&without, "feeds.toml").unwrap();
         assert!(config.hub.enabled);

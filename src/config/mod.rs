@@ -16,9 +16,11 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+mod fedi;
 mod hub;
 mod values;
 
+pub use fedi::ActivityPubConfig;
 pub use hub::{HubConfig, Network, Signature};
 
 pub use values::{
@@ -47,6 +49,8 @@ pub struct Config {
     pub api: ApiConfig,
     #[serde(default)]
     pub hub: HubConfig,
+    #[serde(default)]
+    pub activitypub: ActivityPubConfig,
     #[serde(default)]
     pub sections: Vec<Section>,
     pub languages: Vec<Language>,
@@ -232,6 +236,10 @@ pub struct Language {
     /// Text of the link to the original, after the notice.
     #[serde(default)]
     pub original_link: Option<String>,
+    /// The language's fediverse account name (`@{account}@{host}`); the
+    /// language code when missing.
+    #[serde(default)]
+    pub account: Option<Spanned<String>>,
 }
 
 impl Config {
@@ -308,6 +316,31 @@ impl Config {
                 return Err(at.error(
                     Some(lang.code.span()),
                     &format!("languages.code: {} is declared twice", lang.code.get_ref()),
+                ));
+            }
+        }
+        for lang in self.languages.iter().filter(|_| self.activitypub.enabled) {
+            if !is_account_name(lang.account_name()) {
+                let span = lang.account.as_ref().map_or(lang.code.span(), |a| a.span());
+                return Err(at.error(
+                    Some(span),
+                    &format!(
+                        "languages.account: {:?} is no fediverse account name (1 to 30 of \
+                         a-z, 0-9 and '_'); set account for this language",
+                        lang.account_name()
+                    ),
+                ));
+            }
+        }
+        for (i, lang) in self.languages.iter().enumerate() {
+            if self.activitypub.enabled
+                && self.languages[..i]
+                    .iter()
+                    .any(|l| l.account_name() == lang.account_name())
+            {
+                return Err(at.error(
+                    lang.account.as_ref().map(|a| a.span()),
+                    &format!("languages.account: {} is used twice", lang.account_name()),
                 ));
             }
         }
@@ -401,6 +434,22 @@ impl Language {
     pub fn code(&self) -> &str {
         self.code.get_ref().as_str()
     }
+
+    /// The language's fediverse account name: `account`, else its code.
+    pub fn account_name(&self) -> &str {
+        self.account
+            .as_ref()
+            .map_or_else(|| self.code(), |a| a.get_ref().as_str())
+    }
+}
+
+/// Whether `name` is a fediverse account name every server takes: Mastodon
+/// allows a-z, 0-9 and `_` (30 at most) in the local part of a handle.
+fn is_account_name(name: &str) -> bool {
+    (1..=30).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 impl Section {

@@ -37,6 +37,8 @@ pub enum Wait {
     Ready,
     /// A subscription request to the built-in WebSub hub.
     Hub,
+    /// The fediverse accounts' routes.
+    Fedi,
     /// A resource not in this thread's copy of the cache: fetched or rendered.
     Miss(Resource, Encoding),
     /// A browser's navigation to a feed: its preview page, this once.
@@ -48,6 +50,9 @@ pub enum Wait {
 pub fn start<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> Handled {
     if req.uri().path().starts_with(api::PREFIX) && has_host(req) {
         return Handled::Later(Wait::Api);
+    }
+    if app.fedi.enabled() && super::fedi::is_fedi_path(req.uri().path()) && has_host(req) {
+        return Handled::Later(Wait::Fedi);
     }
     let (route, handled) = route(app, req);
     if let Handled::Now(response) = &handled {
@@ -66,6 +71,10 @@ pub async fn finish<S: ArticleStore>(
         Wait::Api => (metrics::Route::Api, api::respond(app, req).await),
         Wait::Ready => (metrics::Route::Ready, ready(app).await),
         Wait::Hub => (metrics::Route::Hub, super::hub::respond(app, req).await),
+        Wait::Fedi => (
+            metrics::Route::ActivityPub,
+            super::fedi::respond(app, req).await,
+        ),
         Wait::Miss(resource, encoding) => (
             routes::metric(&Route::Resource(resource)),
             miss(app, &req, resource, encoding).await,

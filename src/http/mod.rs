@@ -5,6 +5,7 @@
 
 mod api;
 mod body;
+mod fedi;
 mod handler;
 mod hub;
 mod negotiate;

@@ -96,6 +96,7 @@ impl Hub {
             max_response_bytes: c.max_response_bytes.get(),
             max_connections: c.max_connections.get(),
             max_connections_per_host: c.max_connections_per_host.get(),
+            user_agent: concat!("Kabar/", env!("CARGO_PKG_VERSION"), " (WebSub hub)"),
         });
         Hub {
             inner: Arc::new(Inner {

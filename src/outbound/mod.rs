@@ -1,5 +1,5 @@
-//! The one guarded HTTP client for calls to URLs strangers choose (WebSub
-//! callbacks now; fediverse inboxes later).
+//! The one guarded HTTP client for calls to URLs strangers choose: WebSub
+//! callbacks, and the fediverse's actors, keys and inboxes.
 //!
 //! Each call: the host's addresses are checked at connect time ([`address`]:
 //! refused if any is not public, unless an allowed network holds it) and the
@@ -31,9 +31,6 @@ use self::address::GuardedResolver;
 pub use self::address::{AddressPolicy, Refused, quote};
 use crate::config::Network;
 
-/// Sent with every call, so the people behind a callback can tell who calls.
-const USER_AGENT_VALUE: &str = concat!("Kabar/", env!("CARGO_PKG_VERSION"), " (WebSub hub)");
-
 /// How long an idle keep-alive connection is kept for the next call to its host.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -48,6 +45,8 @@ pub struct OutboundSettings {
     pub max_response_bytes: usize,
     pub max_connections: usize,
     pub max_connections_per_host: usize,
+    /// Sent with every call, so the people behind a URL can tell who calls.
+    pub user_agent: &'static str,
 }
 
 /// Why a call did not get an answer.
@@ -167,8 +166,10 @@ impl Outbound {
         if let Some(ip) = literal_ip(&url) {
             self.check_ip(ip)?;
         }
-        req.headers_mut()
-            .insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+        req.headers_mut().insert(
+            USER_AGENT,
+            HeaderValue::from_static(self.settings.user_agent),
+        );
         let timeout = self.settings.request_timeout;
         let call = async {
             let _permits = self.permits(&host).await;
@@ -289,6 +290,7 @@ mod tests {
             max_response_bytes,
             max_connections: 4,
             max_connections_per_host: 2,
+            user_agent: "Kabar (test)",
         })
     }
 

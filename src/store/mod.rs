@@ -7,6 +7,7 @@
 //! network I/O.
 
 mod columns;
+mod fedi;
 mod hub;
 mod own_writes;
 mod postgres;
@@ -18,6 +19,7 @@ use std::future::Future;
 use chrono::{DateTime, FixedOffset};
 use url::Url;
 
+pub use fedi::{FediStore, Follower};
 pub use hub::{
     Delivery, DeliveryEnd, Finished, HubStore, LoggedChanges, NewSubscription, Room, Subscribed,
     SubscriptionCounts, SubscriptionLimits, Topics,
@@ -259,9 +261,10 @@ pub struct ChangeLog {
 }
 
 /// What Kabar needs from a database of articles. It keeps the built-in
-/// WebSub hub's subscribers too ([`HubStore`]), so they share its durability
-/// and its replicas.
-pub trait ArticleStore: HubStore + Send + Sync + 'static {
+/// WebSub hub's subscribers ([`HubStore`]) and the fediverse accounts' keys
+/// and followers ([`FediStore`]) too, so they share its durability and its
+/// replicas.
+pub trait ArticleStore: HubStore + FediStore + Send + Sync + 'static {
     /// The rows of one feed, in feed order.
     fn feed_rows(
         &self,

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use tokio::sync::Semaphore;
 
 use super::columns::{self, ArticleColumns, VersionColumns, parse_json, to_json};
+use super::fedi::SQLITE_SCHEMA_FEDI;
 use super::hub::{SQLITE_SCHEMA_HUB, SQLITE_SCHEMA_HUB_LOG};
 use super::{
     ArticleStore, Change, ChangeLog, ChangeRecord, FeedQuery, FeedRow, IfMatch, Seek, StoreError,
@@ -22,7 +23,7 @@ use crate::article::Article;
 const MAX_READERS: usize = 4;
 
 /// The schema version this binary writes; `PRAGMA user_version` records it.
-const SCHEMA_VERSION: i64 = 5;
+const SCHEMA_VERSION: i64 = 6;
 
 /// Change-log rows kept; a reader further behind than this reloads everything.
 const CHANGES_KEPT: i64 = 10_000;
@@ -207,6 +208,7 @@ fn migrate(conn: &mut Connection) -> Result<bool, StoreError> {
         (3, SQLITE_SCHEMA_HUB),
         (4, SQLITE_SCHEMA_HUB_LOG),
         (5, SCHEMA_V5),
+        (6, SQLITE_SCHEMA_FEDI),
     ] {
         if version < step {
             tx.execute_batch(sql)?;

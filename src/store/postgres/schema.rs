@@ -5,11 +5,12 @@ use deadpool_postgres::Pool;
 
 use super::client;
 use crate::store::columns::parse_json;
+use crate::store::fedi::PG_SCHEMA_FEDI;
 use crate::store::hub::{PG_SCHEMA_HUB, PG_SCHEMA_HUB_LOG};
 use crate::store::{StoreError, slugs_of};
 
 /// The schema version this binary writes; `kabar_schema` records it.
-const SCHEMA_VERSION: i32 = 4;
+const SCHEMA_VERSION: i32 = 5;
 
 /// Advisory lock key ("kabar" in ASCII, then a number; the write lock is the
 /// next one). Migrations hold it, so replicas starting together migrate one
@@ -102,6 +103,7 @@ pub(super) async fn migrate(pool: &Pool) -> Result<bool, StoreError> {
         (2, PG_SCHEMA_HUB),
         (3, PG_SCHEMA_HUB_LOG),
         (4, SCHEMA_V4),
+        (5, PG_SCHEMA_FEDI),
     ] {
         if version < step {
             tx.batch_execute(sql).await?;

@@ -1,0 +1,264 @@
+//! Each language as a fediverse account (ActivityPub): its keys, the signed
+//! requests it makes to other servers, and the checks on what they send it.
+//!
+//! Everything another server names (its actor, its key, its inbox) is
+//! fetched through the guarded outgoing client (`outbound`), signed as the
+//! site's own actor so that servers in "authorized fetch" mode answer.
+//! Keys are cached, and fetched again once when a signature does not verify
+//! with the cached one (the sender may have rotated it).
+
+pub mod documents;
+pub mod inbox;
+pub mod keys;
+pub mod signature;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Method, Request, StatusCode, Uri};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crate::config::Config;
+use crate::outbound::{Outbound, OutboundError, OutboundSettings};
+use crate::store::ArticleStore;
+use crate::urls;
+use keys::{KeyError, SigningKey};
+
+/// The media type of ActivityPub documents.
+pub const ACTIVITY_JSON: &str = "application/activity+json";
+
+/// What Kabar asks for when it fetches an actor or a key.
+const ACCEPT_ACTIVITY: &str = "application/activity+json, application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";
+
+/// Store names of the two keys: the accounts' and the site actor's.
+const ACCOUNTS_KEY: &str = "accounts";
+const INSTANCE_KEY: &str = "instance";
+
+/// The keys this site signs with.
+pub struct Keys {
+    /// Every language's account signs with this one.
+    pub accounts: SigningKey,
+    /// The site's own actor signs the fetches.
+    pub instance: SigningKey,
+}
+
+/// A key another server published.
+#[derive(Debug)]
+pub struct RemoteKey {
+    /// The actor the key belongs to.
+    pub owner: String,
+    /// PKCS#1 `RSAPublicKey`, as ring verifies with it.
+    pub der: Vec<u8>,
+}
+
+/// Why a fetch from another server gave nothing usable.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error(transparent)]
+    Outbound(#[from] OutboundError),
+    #[error("{url} answered {status}")]
+    Status { url: String, status: StatusCode },
+    #[error("{url} answered more than the bytes allowed")]
+    TooLarge { url: String },
+    #[error("{url} answered something that is not the JSON expected: {why}")]
+    NotJson { url: String, why: String },
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+}
+
+impl FetchError {
+    /// Whether the other server says the thing is gone for good.
+    pub fn is_gone(&self) -> bool {
+        matches!(self, FetchError::Status { status, .. }
+            if *status == StatusCode::GONE || *status == StatusCode::NOT_FOUND)
+    }
+}
+
+pub struct Fedi {
+    config: Arc<Config>,
+    outbound: Outbound,
+    keys: OnceCell<Arc<Keys>>,
+    remote_keys: moka::future::Cache<String, Arc<RemoteKey>>,
+}
+
+impl Fedi {
+    pub fn new(config: Arc<Config>) -> Fedi {
+        let c = &config.activitypub;
+        let outbound = Outbound::new(OutboundSettings {
+            allow_networks: c.allow_networks.iter().map(|n| *n.get_ref()).collect(),
+            connect_timeout: Duration::from_secs(c.connect_timeout_secs.get()),
+            request_timeout: Duration::from_secs(c.request_timeout_secs.get()),
+            max_response_bytes: c.max_response_bytes.get(),
+            max_connections: c.max_connections.get(),
+            max_connections_per_host: c.max_connections_per_host.get(),
+            user_agent: concat!("Kabar/", env!("CARGO_PKG_VERSION"), " (ActivityPub)"),
+        });
+        let remote_keys = moka::future::Cache::builder()
+            .max_capacity(10_000)
+            .time_to_live(Duration::from_secs(c.key_cache_secs.get()))
+            .build();
+        Fedi {
+            config,
+            outbound,
+            keys: OnceCell::new(),
+            remote_keys,
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.config.activitypub.enabled
+    }
+
+    /// The site's keys, read from the store or made and stored the first
+    /// time they are needed.
+    pub async fn keys<S: ArticleStore>(&self, store: &S) -> Result<Arc<Keys>, KeyError> {
+        self.keys
+            .get_or_try_init(|| async {
+                Ok(Arc::new(Keys {
+                    accounts: SigningKey::load_or_make(store, ACCOUNTS_KEY).await?,
+                    instance: SigningKey::load_or_make(store, INSTANCE_KEY).await?,
+                }))
+            })
+            .await
+            .cloned()
+    }
+
+    /// The JSON document at `url`, fetched with a GET signed as the site's
+    /// actor.
+    pub async fn fetch<S: ArticleStore>(&self, store: &S, url: &str) -> Result<Value, FetchError> {
+        let keys = self.keys(store).await?;
+        let key_id = documents::key_id(&urls::instance_actor_url(&self.config));
+        let request = signed(&keys.instance, &key_id, Method::GET, url, None)?;
+        let answer = self.outbound.send(request).await?;
+        if !answer.status.is_success() {
+            return Err(FetchError::Status {
+                url: url.to_owned(),
+                status: answer.status,
+            });
+        }
+        if answer.cut {
+            return Err(FetchError::TooLarge {
+                url: url.to_owned(),
+            });
+        }
+        serde_json::from_slice(&answer.body).map_err(|e| FetchError::NotJson {
+            url: url.to_owned(),
+            why: e.to_string(),
+        })
+    }
+
+    /// POSTs `activity` to `inbox`, signed by the account `actor`.
+    pub async fn post<S: ArticleStore>(
+        &self,
+        store: &S,
+        actor: &str,
+        inbox: &str,
+        activity: &Value,
+    ) -> Result<StatusCode, FetchError> {
+        let keys = self.keys(store).await?;
+        let body = serde_json::to_vec(activity).map_err(|e| FetchError::NotJson {
+            url: inbox.to_owned(),
+            why: e.to_string(),
+        })?;
+        let request = signed(
+            &keys.accounts,
+            &documents::key_id(actor),
+            Method::POST,
+            inbox,
+            Some(body),
+        )?;
+        Ok(self.outbound.send(request).await?.status)
+    }
+
+    /// The key `key_id` names, from the cache unless `fresh`.
+    pub async fn remote_key<S: ArticleStore>(
+        &self,
+        store: &S,
+        key_id: &str,
+        fresh: bool,
+    ) -> Result<Arc<RemoteKey>, FetchError> {
+        if !fresh && let Some(key) = self.remote_keys.get(key_id).await {
+            return Ok(key);
+        }
+        let document_url = key_id.split('#').next().unwrap_or(key_id);
+        let document = self.fetch(store, document_url).await?;
+        let key = find_key(&document, key_id).ok_or_else(|| FetchError::NotJson {
+            url: document_url.to_owned(),
+            why: format!("it publishes no RSA key {key_id}"),
+        })?;
+        let key = Arc::new(key);
+        self.remote_keys
+            .insert(key_id.to_owned(), Arc::clone(&key))
+            .await;
+        Ok(key)
+    }
+}
+
+/// The key `key_id` in an actor document (its `publicKey`, one or several)
+/// or in a key document of its own.
+fn find_key(document: &Value, key_id: &str) -> Option<RemoteKey> {
+    let candidates: Vec<&Value> = match document.get("publicKey") {
+        Some(Value::Array(keys)) => keys.iter().collect(),
+        Some(key) => vec![key],
+        None => vec![document],
+    };
+    let key = candidates
+        .into_iter()
+        .find(|k| k.get("id").and_then(Value::as_str) == Some(key_id))?;
+    let owner = key
+        .get("owner")
+        .or_else(|| key.get("controller"))
+        .and_then(Value::as_str)
+        .or_else(|| document.get("id").and_then(Value::as_str))?;
+    let pem = key.get("publicKeyPem").and_then(Value::as_str)?;
+    Some(RemoteKey {
+        owner: owner.to_owned(),
+        der: keys::public_key_der(pem)?,
+    })
+}
+
+/// A request to `url` signed with `key` as `key_id`, with a JSON `body`.
+fn signed(
+    key: &SigningKey,
+    key_id: &str,
+    method: Method,
+    url: &str,
+    body: Option<Vec<u8>>,
+) -> Result<Request<Full<Bytes>>, FetchError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| OutboundError::Invalid(format!("{url:?} is not a URL")))?;
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .ok_or_else(|| OutboundError::Invalid(format!("{url:?} has no host")))?;
+    let fields = signature::sign(
+        key,
+        key_id,
+        &method,
+        &uri,
+        body.as_deref(),
+        SystemTime::now(),
+    );
+    let mut request = Request::builder().method(method).uri(uri);
+    for (name, value) in fields {
+        request = request.header(name, value);
+    }
+    request = request
+        .header(HOST, host)
+        .header(ACCEPT, HeaderValue::from_static(ACCEPT_ACTIVITY));
+    if body.is_some() {
+        request = request.header(CONTENT_TYPE, HeaderValue::from_static(ACCEPT_ACTIVITY_POST));
+    }
+    request
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| FetchError::Outbound(OutboundError::Invalid(e.to_string())))
+}
+
+/// The `Content-Type` of what Kabar posts.
+const ACCEPT_ACTIVITY_POST: &str =
+    "application/ld+json; profile=\"https://www.w3.org/ns/activitystreams\"";

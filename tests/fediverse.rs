@@ -1,0 +1,705 @@
+//! Each language as a fediverse account, over real HTTP: WebFinger, NodeInfo,
+//! the actor, its outbox, followers and posts; the inbox, which takes only
+//! properly signed requests by the actor they claim, and changes nothing
+//! otherwise; keys kept across restarts and shared by replicas; the off
+//! switch. With `KABAR_TEST_FEDIFY` set, an independent ActivityPub server
+//! built on Fedify (tests/fediverse/peer.mjs) follows an account and checks
+//! Kabar's signed Accept.
+
+mod common;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use common::{DEADLINE, Site, TestServer, eventually, pg, send};
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
+use kabar::fedi::keys::SigningKey;
+use kabar::fedi::signature;
+use kabar::store::{FediStore, Follower, PgStore, SqliteStore};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const ACTIVITY: (&str, &str) = ("accept", "application/activity+json");
+
+/// The bundled configuration with the accounts allowed to call loopback, where
+/// the tests' other servers are.
+fn loopback(text: String) -> String {
+    text.replace(
+        "# Keep empty on a public server (see [hub] allow_networks).\nallow_networks = []",
+        "allow_networks = [\"127.0.0.0/8\"]",
+    )
+}
+
+async fn server() -> TestServer<SqliteStore> {
+    Site::serve_api_public(loopback).await
+}
+
+fn base(server: &TestServer<SqliteStore>) -> String {
+    format!("http://{}", server.addr)
+}
+
+async fn get_json(server: &TestServer<SqliteStore>, path: &str) -> Value {
+    let res = server.get_with(path, &[ACTIVITY]).await;
+    assert_eq!(res.status, StatusCode::OK, "{path}: {}", res.text());
+    serde_json::from_slice(&res.body).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn accounts_are_found_by_webfinger_and_describe_themselves() {
+    let server = server().await;
+    let base = base(&server);
+    let host = server.addr.to_string();
+
+    let jrd = server
+        .get(&format!("/.well-known/webfinger?resource=acct:fr@{host}"))
+        .await;
+    assert_eq!(jrd.status, StatusCode::OK);
+    assert_eq!(jrd.header("content-type"), Some("application/jrd+json"));
+    let jrd: Value = serde_json::from_slice(&jrd.body).unwrap();
+    assert_eq!(jrd["subject"], format!("acct:fr@{host}"));
+    let actor_url = format!("{base}/ap/fr");
+    assert!(
+        jrd["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["rel"] == "self"
+                && l["type"] == "application/activity+json"
+                && l["href"] == actor_url)
+    );
+    for (query, status) in [
+        (format!("resource=acct:xx@{host}"), StatusCode::NOT_FOUND),
+        (
+            "resource=acct:fr@elsewhere.example".to_owned(),
+            StatusCode::NOT_FOUND,
+        ),
+        (String::new(), StatusCode::BAD_REQUEST),
+    ] {
+        let res = server.get(&format!("/.well-known/webfinger?{query}")).await;
+        assert_eq!(res.status, status, "{query}");
+    }
+
+    let links = get_json(&server, "/.well-known/nodeinfo").await;
+    assert_eq!(links["links"][0]["href"], format!("{base}/nodeinfo/2.1"));
+    let info = get_json(&server, "/nodeinfo/2.1").await;
+    assert_eq!(info["version"], "2.1");
+    assert_eq!(info["software"]["name"], "kabar");
+    assert_eq!(info["protocols"], json!(["activitypub"]));
+    assert_eq!(info["usage"]["users"]["total"], 6);
+
+    let actor = get_json(&server, "/ap/ar").await;
+    assert_eq!(actor["type"], "Service");
+    assert_eq!(actor["preferredUsername"], "ar");
+    assert_eq!(actor["inbox"], format!("{base}/ap/ar/inbox"));
+    assert_eq!(
+        actor["endpoints"]["sharedInbox"],
+        format!("{base}/ap/inbox")
+    );
+    assert_eq!(actor["publicKey"]["owner"], format!("{base}/ap/ar"));
+    assert!(
+        actor["publicKey"]["publicKeyPem"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----")
+    );
+    assert_eq!(actor["url"], "https://kabar.example/ar/");
+    // A browser is sent to the language's page.
+    let browser = server.get("/ap/ar").await;
+    assert_eq!(browser.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.header("location"),
+        Some("https://kabar.example/ar/")
+    );
+
+    let site = get_json(&server, "/ap/actor").await;
+    assert_eq!(site["type"], "Application");
+    assert_ne!(
+        site["publicKey"]["publicKeyPem"], actor["publicKey"]["publicKeyPem"],
+        "the site's actor has its own key"
+    );
+
+    assert_eq!(get_json(&server, "/ap/fr/followers").await["totalItems"], 0);
+    for missing in [
+        "/ap/xx",
+        "/ap/fr/notes/no-such-article",
+        "/ap/fr/outbox?page=9",
+    ] {
+        assert_eq!(
+            server.get_with(missing, &[ACTIVITY]).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn posts_are_notes_with_the_feed_s_items() {
+    let server = server().await;
+    let base = base(&server);
+    let feed = common::parse_feed(&server.get("/fr/rss.xml").await.body);
+    let outbox = get_json(&server, "/ap/fr/outbox").await;
+    assert_eq!(outbox["type"], "OrderedCollection");
+    assert_eq!(outbox["totalItems"], feed.entries.len());
+    let mut titles = Vec::new();
+    let mut page = outbox["first"].as_str().unwrap().to_owned();
+    loop {
+        let path = page.strip_prefix(&base).unwrap().to_owned();
+        let doc = get_json(&server, &path).await;
+        for create in doc["orderedItems"].as_array().unwrap() {
+            assert_eq!(create["type"], "Create");
+            let content = create["object"]["content"].as_str().unwrap();
+            let title = content
+                .strip_prefix("<p><strong>")
+                .and_then(|c| c.split_once("</strong>"))
+                .unwrap()
+                .0;
+            titles.push(title.to_owned());
+        }
+        match doc["next"].as_str() {
+            Some(next) => page = next.to_owned(),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = feed
+        .entries
+        .iter()
+        .map(|e| {
+            let t = &e.title.as_ref().unwrap().content;
+            t.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        })
+        .collect();
+    assert_eq!(
+        titles, expected,
+        "the outbox has the feed's items, in order"
+    );
+
+    let id = "satelit-cuaca-buatan-indonesia-diluncurkan";
+    let note = get_json(&server, &format!("/ap/fr/notes/{id}")).await;
+    assert_eq!(note["type"], "Note");
+    assert_eq!(note["id"], format!("{base}/ap/fr/notes/{id}"));
+    assert_eq!(note["attributedTo"], format!("{base}/ap/fr"));
+    assert!(note.get("summary").is_none(), "no content warning");
+    assert_eq!(note["contentMap"].as_object().unwrap().len(), 1);
+    assert_eq!(note["contentMap"]["fr"], note["content"]);
+    let content = note["content"].as_str().unwrap();
+    assert!(content.contains("Lire l’original en indonésien"));
+    assert!(content.contains(
+        "href=\"https://kabar.example/technology/satelit-cuaca-buatan-indonesia-diluncurkan\""
+    ));
+    assert_eq!(
+        note["tag"][0],
+        json!({"type": "Hashtag", "name": "#Antariksa", "href": format!("{base}/fr/tags/antariksa/rss.xml")})
+    );
+    assert_eq!(
+        note["attachment"][0]["name"],
+        "Roket pembawa satelit lepas landas dari landasan peluncuran"
+    );
+    assert_eq!(
+        note["url"],
+        "https://kabar.example/fr/technology/satelit-cuaca-buatan-indonesia-diluncurkan"
+    );
+    // Only the tags Mastodon keeps.
+    for tag in content.split('<').skip(1) {
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect();
+        assert!(
+            ["p", "a", "strong", "em", "span"].contains(&name.as_str()),
+            "<{name}>"
+        );
+    }
+    server.stop().await;
+}
+
+/// A fediverse user on a server the test runs: its actor document (with
+/// `published_key`'s public half), and an inbox that takes anything.
+struct Remote {
+    addr: SocketAddr,
+    inbox_posts: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Remote {
+    fn actor(&self) -> String {
+        format!("http://{}/users/mallory", self.addr)
+    }
+
+    fn key_id(&self) -> String {
+        format!("{}#main-key", self.actor())
+    }
+}
+
+async fn remote(published_key: &SigningKey) -> Remote {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let actor = format!("http://{addr}/users/mallory");
+    let document = json!({
+        "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
+        "id": actor,
+        "type": "Person",
+        "preferredUsername": "mallory",
+        "inbox": format!("{actor}/inbox"),
+        "endpoints": {"sharedInbox": format!("http://{addr}/inbox")},
+        "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": published_key.public_pem}
+    });
+    let inbox_posts = Arc::new(Mutex::new(Vec::new()));
+    let posts = Arc::clone(&inbox_posts);
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (document, posts) = (document.clone(), Arc::clone(&posts));
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let (document, posts) = (document.clone(), Arc::clone(&posts));
+                    async move {
+                        let post = req.method() == Method::POST;
+                        let body = req.into_body().collect().await.map(|b| b.to_bytes());
+                        let reply = if post {
+                            if let Ok(Ok(value)) = body.map(|b| serde_json::from_slice(&b)) {
+                                posts.lock().unwrap().push(value);
+                            }
+                            Response::builder()
+                                .status(202)
+                                .body(Full::new(Bytes::new()))
+                        } else {
+                            Response::builder()
+                                .header("content-type", "application/activity+json")
+                                .body(Full::new(Bytes::from(document.to_string())))
+                        };
+                        Ok::<_, Infallible>(reply.unwrap())
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    Remote { addr, inbox_posts }
+}
+
+/// Two keys a remote user could sign with, made once per test run.
+async fn keys() -> (SigningKey, SigningKey) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = SqliteStore::open(&dir.path().join("keys.sqlite")).unwrap();
+    (
+        SigningKey::load_or_make(&store, "one").await.unwrap(),
+        SigningKey::load_or_make(&store, "two").await.unwrap(),
+    )
+}
+
+/// POSTs `body` to `path`, signed with `key` as `key_id` at `date`; `digest_of`
+/// is what the Digest is computed over (the body itself, normally).
+async fn post_signed(
+    server: &TestServer<SqliteStore>,
+    path: &str,
+    body: &[u8],
+    key: &SigningKey,
+    key_id: &str,
+    date: SystemTime,
+    digest_of: &[u8],
+) -> common::Response {
+    let uri: Uri = format!("http://{}{path}", server.addr).parse().unwrap();
+    let fields = signature::sign(key, key_id, &Method::POST, &uri, Some(digest_of), date);
+    let values: Vec<(String, String)> = fields
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    let mut headers: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    headers.push(("content-type", "application/activity+json"));
+    send(server.addr, "POST", path, &headers, body.to_vec()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_inbox_takes_only_requests_signed_by_their_actor() {
+    let server = server().await;
+    let (key, other_key) = keys().await;
+    let peer = remote(&key).await;
+    let fr = format!("{}/ap/fr", base(&server));
+    let follow = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/follows/1", peer.actor()),
+        "type": "Follow",
+        "actor": peer.actor(),
+        "object": fr,
+    });
+    let body = follow.to_string().into_bytes();
+    let now = SystemTime::now();
+    let followers = async || -> u64 {
+        server
+            .app
+            .store
+            .follower_count("fr".to_owned())
+            .await
+            .unwrap()
+    };
+
+    let unsigned = send(server.addr, "POST", "/ap/fr/inbox", &[], body.clone()).await;
+    assert_eq!(
+        unsigned.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        unsigned.text()
+    );
+    let cases: [(&str, &SigningKey, SystemTime, &[u8], StatusCode); 3] = [
+        (
+            "wrong key",
+            &other_key,
+            now,
+            &body,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "stale",
+            &key,
+            now - Duration::from_secs(13 * 3600),
+            &body,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            "digest of another body",
+            &key,
+            now,
+            b"{}",
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (case, signer, date, digest_of, status) in cases {
+        let res = post_signed(
+            &server,
+            "/ap/fr/inbox",
+            &body,
+            signer,
+            &peer.key_id(),
+            date,
+            digest_of,
+        )
+        .await;
+        assert_eq!(res.status, status, "{case}: {}", res.text());
+    }
+    // Signed by its key, but claiming another actor.
+    let mut impostor = follow.clone();
+    impostor["actor"] = json!("http://127.0.0.1:9/users/someone-else");
+    let impostor = impostor.to_string().into_bytes();
+    let res = post_signed(
+        &server,
+        "/ap/inbox",
+        &impostor,
+        &key,
+        &peer.key_id(),
+        now,
+        &impostor,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.text());
+    // Over the size bound, whatever it carries.
+    let huge = vec![b' '; 256 * 1024 + 1];
+    let res = post_signed(
+        &server,
+        "/ap/fr/inbox",
+        &huge,
+        &key,
+        &peer.key_id(),
+        now,
+        &huge,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(followers().await, 0, "nothing refused changed anything");
+
+    // The same Follow, properly signed: recorded, and answered with an Accept.
+    let res = post_signed(
+        &server,
+        "/ap/fr/inbox",
+        &body,
+        &key,
+        &peer.key_id(),
+        now,
+        &body,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    assert_eq!(followers().await, 1);
+    eventually("the Accept", DEADLINE, async || {
+        !peer.inbox_posts.lock().unwrap().is_empty()
+    })
+    .await;
+    let accept = peer.inbox_posts.lock().unwrap()[0].clone();
+    assert_eq!(accept["type"], "Accept");
+    assert_eq!(accept["actor"], fr);
+    assert_eq!(accept["object"]["id"], follow["id"]);
+    assert_eq!(get_json(&server, "/ap/fr/followers").await["totalItems"], 1);
+    assert_eq!(
+        server
+            .app
+            .store
+            .follower_inboxes("fr".to_owned())
+            .await
+            .unwrap(),
+        [format!("http://{}/inbox", peer.addr)],
+        "deliveries go to the shared inbox"
+    );
+
+    // A Follow posted to another account's inbox is refused.
+    let res = post_signed(
+        &server,
+        "/ap/en/inbox",
+        &body,
+        &key,
+        &peer.key_id(),
+        now,
+        &body,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.text());
+
+    // Undo ends it; a Delete of the actor forgets it everywhere.
+    let undo = json!({
+        "id": format!("{}/undo/1", peer.actor()),
+        "type": "Undo",
+        "actor": peer.actor(),
+        "object": follow,
+    })
+    .to_string()
+    .into_bytes();
+    let res = post_signed(
+        &server,
+        "/ap/inbox",
+        &undo,
+        &key,
+        &peer.key_id(),
+        now,
+        &undo,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    assert_eq!(followers().await, 0);
+    let res = post_signed(
+        &server,
+        "/ap/fr/inbox",
+        &body,
+        &key,
+        &peer.key_id(),
+        now,
+        &body,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED);
+    assert_eq!(followers().await, 1);
+    let delete = json!({
+        "id": format!("{}#delete", peer.actor()),
+        "type": "Delete",
+        "actor": peer.actor(),
+        "object": peer.actor(),
+    })
+    .to_string()
+    .into_bytes();
+    let res = post_signed(
+        &server,
+        "/ap/inbox",
+        &delete,
+        &key,
+        &peer.key_id(),
+        now,
+        &delete,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    assert_eq!(followers().await, 0);
+
+    // Anything else signed is accepted and ignored.
+    let like = json!({"id": "x", "type": "Like", "actor": peer.actor(), "object": fr})
+        .to_string()
+        .into_bytes();
+    let res = post_signed(
+        &server,
+        "/ap/inbox",
+        &like,
+        &key,
+        &peer.key_id(),
+        now,
+        &like,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_are_kept_in_the_store_across_restarts() {
+    let server = server().await;
+    let before = get_json(&server, "/ap/fr").await["publicKey"]["publicKeyPem"].clone();
+    let server = server.restart().await;
+    let after = get_json(&server, "/ap/fr").await["publicKey"]["publicKeyPem"].clone();
+    assert_eq!(before, after);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replicas_on_one_database_keep_one_key_and_share_followers() {
+    let db = pg::scratch().await;
+    let (a, _) = PgStore::open(&db.url).await.unwrap();
+    let (b, _) = PgStore::open(&db.url).await.unwrap();
+    let (first, second) = tokio::join!(
+        a.keep_fedi_key("accounts".into(), "PEM A".into()),
+        b.keep_fedi_key("accounts".into(), "PEM B".into())
+    );
+    assert_eq!(first.unwrap(), second.unwrap(), "one key for both");
+    for store_follow in [true, false] {
+        let store: &PgStore = if store_follow { &a } else { &b };
+        let new = store
+            .follow(
+                Follower {
+                    lang: "fr".into(),
+                    actor: "https://one.example/users/a".into(),
+                    inbox: "https://one.example/users/a/inbox".into(),
+                    shared_inbox: Some("https://one.example/inbox".into()),
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        assert_eq!(new, store_follow, "new only the first time");
+    }
+    b.follow(
+        Follower {
+            lang: "fr".into(),
+            actor: "https://one.example/users/b".into(),
+            inbox: "https://one.example/users/b/inbox".into(),
+            shared_inbox: Some("https://one.example/inbox".into()),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(a.follower_count("fr".into()).await.unwrap(), 2);
+    assert_eq!(
+        a.follower_inboxes("fr".into()).await.unwrap(),
+        ["https://one.example/inbox"]
+    );
+    assert!(
+        a.unfollow("fr".into(), "https://one.example/users/a".into())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        b.forget_follower("https://one.example/users/b".into())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(b.follower_count("fr".into()).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn off_the_routes_do_not_exist() {
+    let server = Site::edited(|t| {
+        t.replace(
+            "[activitypub]\nenabled = true",
+            "[activitypub]\nenabled = false",
+        )
+    })
+    .serve()
+    .await;
+    for path in [
+        "/.well-known/webfinger?resource=acct:fr@127.0.0.1:8080",
+        "/ap/fr",
+        "/nodeinfo/2.1",
+    ] {
+        assert_eq!(
+            server.get_with(path, &[ACTIVITY]).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    server.stop().await;
+}
+
+/// The variable that turns on the test against Fedify.
+const FEDIFY_ENV: &str = "KABAR_TEST_FEDIFY";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fedify_server_follows_an_account_and_verifies_the_accept() {
+    if std::env::var_os(FEDIFY_ENV).is_none_or(|v| v.is_empty()) {
+        eprintln!(
+            "skipped: {FEDIFY_ENV} is not set; run `npm ci` in tests/fediverse and set it \
+             (.ci/run does both)"
+        );
+        return;
+    }
+    let dir = common::repo().join("tests/fediverse");
+    assert!(
+        dir.join("node_modules/@fedify/fedify").is_dir(),
+        "{FEDIFY_ENV} is set but tests/fediverse has no node_modules: run `npm ci` there"
+    );
+    let server = server().await;
+    let handle = format!("fr@{}", server.addr);
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .arg("peer.mjs")
+            .arg(handle)
+            .current_dir(dir)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("node runs");
+    assert!(
+        output.status.success(),
+        "the Fedify peer failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).expect("the peer's JSON");
+    let base = base(&server);
+    assert_eq!(seen["actor"]["id"], format!("{base}/ap/fr"));
+    assert_eq!(seen["actor"]["preferredUsername"], "fr");
+    assert_eq!(seen["actor"]["keyOwner"], format!("{base}/ap/fr"));
+    assert_eq!(seen["actor"]["sharedInbox"], format!("{base}/ap/inbox"));
+    let feed = common::parse_feed(&server.get("/fr/rss.xml").await.body);
+    assert_eq!(seen["outbox"]["totalItems"], feed.entries.len());
+    let note = &seen["note"];
+    assert_eq!(note["contentLanguages"], json!(["fr"]));
+    assert_eq!(note["summary"], Value::Null);
+    let title = &feed.entries[0].title.as_ref().unwrap().content;
+    assert!(note["content"].as_str().unwrap().contains(title.as_str()));
+    assert!(
+        note["tags"].as_array().unwrap().iter().all(|t| t["name"]
+            .as_str()
+            .unwrap()
+            .starts_with('#')
+            && t["href"].as_str().unwrap().contains("/fr/tags/"))
+    );
+    assert!(!note["attachments"][0]["name"].as_str().unwrap().is_empty());
+    assert_eq!(
+        seen["received"],
+        json!([{"type": "Accept", "actor": format!("{base}/ap/fr"), "object": format!("{}/follows/1", seen["peer"].as_str().unwrap())}]),
+        "Fedify took the Accept, which it does only with a valid signature"
+    );
+    let follower = seen["follower"].as_str().unwrap().to_owned();
+    let inboxes = server
+        .app
+        .store
+        .follower_inboxes("fr".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        inboxes,
+        [format!("{}/inbox", seen["peer"].as_str().unwrap())],
+        "{follower} is reached through its server's shared inbox"
+    );
+    server.stop().await;
+}
