@@ -67,6 +67,7 @@ impl<S: ArticleStore> App<S> {
             log_seen: LogSeen::default(),
             fedi,
         });
+        Fedi::start(&app.fedi, &app.store);
         if app.hub.enabled() {
             // A weak handle: the worker ends when the last App goes.
             tokio::spawn(hub::run(Arc::downgrade(&app)));
@@ -86,6 +87,7 @@ impl<S: ArticleStore> App<S> {
             .collect();
         self.publisher.publish(&urls);
         self.hub.catch_up(&*self.store).await;
+        self.fedi.wake();
     }
 }
 

@@ -97,6 +97,7 @@ pub async fn follow<S: ArticleStore>(app: Arc<App<S>>) {
         app.log_seen.followed(last);
         if !touched.is_empty() {
             app.hub.catch_up(&*app.store).await;
+            app.fedi.wake();
         }
     }
 }

@@ -10,7 +10,7 @@ mod common;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -23,8 +23,9 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use kabar::fedi::keys::SigningKey;
 use kabar::fedi::signature;
-use kabar::store::{FediStore, Follower, PgStore, SqliteStore};
+use kabar::store::{ArticleStore, FediStore, Follower, PgStore, SqliteStore};
 use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
 
 const ACTIVITY: (&str, &str) = ("accept", "application/activity+json");
@@ -229,6 +230,8 @@ async fn posts_are_notes_with_the_feed_s_items() {
 struct Remote {
     addr: SocketAddr,
     inbox_posts: Arc<Mutex<Vec<Value>>>,
+    /// POSTs still to be answered 503 before the inbox takes one.
+    fail_posts: Arc<AtomicUsize>,
 }
 
 impl Remote {
@@ -238,6 +241,16 @@ impl Remote {
 
     fn key_id(&self) -> String {
         format!("{}#main-key", self.actor())
+    }
+
+    /// The activities of `kind` its inboxes took.
+    fn took(&self, kind: &str) -> Vec<Value> {
+        let posts = self.inbox_posts.lock().unwrap();
+        posts
+            .iter()
+            .filter(|p| p["type"] == kind)
+            .cloned()
+            .collect()
     }
 }
 
@@ -255,17 +268,28 @@ async fn remote(published_key: &SigningKey) -> Remote {
         "publicKey": {"id": format!("{actor}#main-key"), "owner": actor, "publicKeyPem": published_key.public_pem}
     });
     let inbox_posts = Arc::new(Mutex::new(Vec::new()));
-    let posts = Arc::clone(&inbox_posts);
+    let fail_posts = Arc::new(AtomicUsize::new(0));
+    let (posts, fails) = (Arc::clone(&inbox_posts), Arc::clone(&fail_posts));
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let (document, posts) = (document.clone(), Arc::clone(&posts));
+            let (document, posts, fails) =
+                (document.clone(), Arc::clone(&posts), Arc::clone(&fails));
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (document, posts) = (document.clone(), Arc::clone(&posts));
+                    let (document, posts, fails) =
+                        (document.clone(), Arc::clone(&posts), Arc::clone(&fails));
                     async move {
                         let post = req.method() == Method::POST;
                         let body = req.into_body().collect().await.map(|b| b.to_bytes());
-                        let reply = if post {
+                        let failing = post
+                            && fails
+                                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                                .is_ok();
+                        let reply = if failing {
+                            Response::builder()
+                                .status(503)
+                                .body(Full::new(Bytes::new()))
+                        } else if post {
                             if let Ok(Ok(value)) = body.map(|b| serde_json::from_slice(&b)) {
                                 posts.lock().unwrap().push(value);
                             }
@@ -286,7 +310,11 @@ async fn remote(published_key: &SigningKey) -> Remote {
             });
         }
     });
-    Remote { addr, inbox_posts }
+    Remote {
+        addr,
+        inbox_posts,
+        fail_posts,
+    }
 }
 
 /// Two keys a remote user could sign with, made once per test run.
@@ -633,7 +661,7 @@ async fn off_the_routes_do_not_exist() {
 const FEDIFY_ENV: &str = "KABAR_TEST_FEDIFY";
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_fedify_server_follows_an_account_and_verifies_the_accept() {
+async fn a_fedify_server_follows_an_account_and_receives_its_posts() {
     if std::env::var_os(FEDIFY_ENV).is_none_or(|v| v.is_empty()) {
         eprintln!(
             "skipped: {FEDIFY_ENV} is not set; run `npm ci` in tests/fediverse and set it \
@@ -647,27 +675,31 @@ async fn a_fedify_server_follows_an_account_and_verifies_the_accept() {
         "{FEDIFY_ENV} is set but tests/fediverse has no node_modules: run `npm ci` there"
     );
     let server = server().await;
-    let handle = format!("fr@{}", server.addr);
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg("peer.mjs")
-            .arg(handle)
-            .current_dir(dir)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("node runs");
-    assert!(
-        output.status.success(),
-        "the Fedify peer failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value = serde_json::from_slice(&output.stdout).expect("the peer's JSON");
+    let mut peer = tokio::process::Command::new("node")
+        .arg("peer.mjs")
+        .arg(format!("fr@{}", server.addr))
+        .arg("3")
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let mut lines = BufReader::new(peer.stdout.take().expect("stdout")).lines();
+    let mut next = async || -> Value {
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("the peer answers within 60 s")
+            .expect("the peer's stdout")
+            .expect("a line: the peer ended early");
+        serde_json::from_str(&line).expect("the peer's JSON")
+    };
+    let seen = next().await;
     let base = base(&server);
-    assert_eq!(seen["actor"]["id"], format!("{base}/ap/fr"));
+    let fr = format!("{base}/ap/fr");
+    assert_eq!(seen["actor"]["id"], fr);
     assert_eq!(seen["actor"]["preferredUsername"], "fr");
-    assert_eq!(seen["actor"]["keyOwner"], format!("{base}/ap/fr"));
+    assert_eq!(seen["actor"]["keyOwner"], fr);
     assert_eq!(seen["actor"]["sharedInbox"], format!("{base}/ap/inbox"));
     let feed = common::parse_feed(&server.get("/fr/rss.xml").await.body);
     assert_eq!(seen["outbox"]["totalItems"], feed.entries.len());
@@ -676,30 +708,263 @@ async fn a_fedify_server_follows_an_account_and_verifies_the_accept() {
     assert_eq!(note["summary"], Value::Null);
     let title = &feed.entries[0].title.as_ref().unwrap().content;
     assert!(note["content"].as_str().unwrap().contains(title.as_str()));
-    assert!(
-        note["tags"].as_array().unwrap().iter().all(|t| t["name"]
-            .as_str()
-            .unwrap()
-            .starts_with('#')
-            && t["href"].as_str().unwrap().contains("/fr/tags/"))
-    );
-    assert!(!note["attachments"][0]["name"].as_str().unwrap().is_empty());
+    let peer_origin = seen["peer"].as_str().unwrap().to_owned();
     assert_eq!(
         seen["received"],
-        json!([{"type": "Accept", "actor": format!("{base}/ap/fr"), "object": format!("{}/follows/1", seen["peer"].as_str().unwrap())}]),
+        json!([{"type": "Accept", "actor": fr, "object": format!("{peer_origin}/follows/1")}]),
         "Fedify took the Accept, which it does only with a valid signature"
     );
-    let follower = seen["follower"].as_str().unwrap().to_owned();
-    let inboxes = server
-        .app
-        .store
-        .follower_inboxes("fr".into())
-        .await
-        .unwrap();
     assert_eq!(
-        inboxes,
-        [format!("{}/inbox", seen["peer"].as_str().unwrap())],
-        "{follower} is reached through its server's shared inbox"
+        server
+            .app
+            .store
+            .follower_inboxes("fr".into())
+            .await
+            .unwrap(),
+        [format!("{peer_origin}/inbox")],
+        "the follower is reached through its server's shared inbox"
+    );
+
+    // A new article: a Create of its Note.
+    let mut article = json!({
+        "id": "kereta-cepat-baru",
+        "section": "national",
+        "published": chrono::Utc::now().to_rfc3339(),
+        "tags": ["Kereta Api", "Transportasi"],
+        "image": {"url": "https://kabar.example/img/kereta.jpg", "type": "image/jpeg", "alt": "Kereta cepat di stasiun"},
+        "versions": {
+            "id": {"translation": "original", "title": "Kereta cepat baru", "body": "Isi berita."},
+            "fr": {"translation": "machine", "title": "Un nouveau train rapide", "body": "Le corps de l’article."}
+        }
+    });
+    put(&server, &article).await;
+    let create = next().await;
+    assert_eq!(create["type"], "Create");
+    assert_eq!(create["actor"], fr);
+    let note = &create["note"];
+    let note_id = format!("{fr}/notes/kereta-cepat-baru");
+    assert_eq!(note["id"], note_id);
+    assert_eq!(note["contentLanguages"], json!(["fr"]));
+    assert!(
+        note["content"]
+            .as_str()
+            .unwrap()
+            .contains("Un nouveau train rapide")
+    );
+    assert!(
+        note["content"]
+            .as_str()
+            .unwrap()
+            .contains("https://kabar.example/fr/national/kereta-cepat-baru")
+    );
+    assert_eq!(
+        note["tags"],
+        json!([
+            {"name": "#KeretaApi", "href": format!("{base}/fr/tags/kereta-api/rss.xml")},
+            {"name": "#Transportasi", "href": format!("{base}/fr/tags/transportasi/rss.xml")}
+        ])
+    );
+    assert_eq!(note["attachments"][0]["name"], "Kereta cepat di stasiun");
+
+    // A correction: an Update of the same Note.
+    article["versions"]["fr"]["title"] = json!("Un nouveau train à grande vitesse");
+    put(&server, &article).await;
+    let update = next().await;
+    assert_eq!(update["type"], "Update");
+    assert_eq!(update["note"]["id"], note_id);
+    assert!(
+        update["note"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("à grande vitesse")
+    );
+
+    // A retraction: a Delete of it.
+    let res = send(
+        server.addr,
+        "DELETE",
+        "/api/v1/articles/kereta-cepat-baru",
+        &[common::AUTH],
+        Bytes::new(),
+    )
+    .await;
+    assert!(res.status.is_success(), "{}", res.text());
+    let delete = next().await;
+    assert_eq!(delete["type"], "Delete");
+    assert_eq!(delete["objectId"], note_id);
+    let status = tokio::time::timeout(Duration::from_secs(10), peer.wait())
+        .await
+        .expect("the peer ends")
+        .expect("the peer's status");
+    assert!(status.success());
+    server.stop().await;
+}
+
+async fn put(server: &TestServer<SqliteStore>, article: &Value) {
+    let id = article["id"].as_str().unwrap();
+    let res = send(
+        server.addr,
+        "PUT",
+        &format!("/api/v1/articles/{id}"),
+        &[common::AUTH, ("content-type", "application/json")],
+        article.to_string(),
+    )
+    .await;
+    assert!(res.status.is_success(), "{}", res.text());
+}
+
+/// The bundled configuration on loopback, retrying failed deliveries after a
+/// second.
+fn quick_retries(text: String) -> String {
+    loopback(text).replace("retry_base_secs = 60", "retry_base_secs = 1")
+}
+
+/// A French article published now, so it is news in the French feed.
+fn news(id: &str, title: &str) -> Value {
+    json!({
+        "id": id,
+        "section": "world",
+        "published": chrono::Utc::now().to_rfc3339(),
+        "versions": {
+            "id": {"translation": "original", "title": "Judul", "body": "Isi."},
+            "fr": {"translation": "machine", "title": title, "body": "Corps."}
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_inbox_is_retried_and_reached_after_a_restart() {
+    let server = Site::serve_api_public(quick_retries).await;
+    let (key, _) = keys().await;
+    let peer = remote(&key).await;
+    let follow = json!({
+        "id": format!("{}/follows/1", peer.actor()),
+        "type": "Follow",
+        "actor": peer.actor(),
+        "object": format!("{}/ap/fr", base(&server)),
+    })
+    .to_string()
+    .into_bytes();
+    let now = SystemTime::now();
+    let res = post_signed(
+        &server,
+        "/ap/fr/inbox",
+        &follow,
+        &key,
+        &peer.key_id(),
+        now,
+        &follow,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    eventually("the Accept", DEADLINE, async || {
+        !peer.took("Accept").is_empty()
+    })
+    .await;
+
+    peer.fail_posts.store(usize::MAX, SeqCst);
+    put(&server, &news("kereta-gagal", "Un train en retard")).await;
+    let stats = Arc::clone(&server.app.fedi);
+    eventually("a failed attempt", DEADLINE, async || {
+        stats.stats().retried() >= 1
+    })
+    .await;
+    let metrics = server.get("/metrics").await.text();
+    assert!(
+        metrics.contains("kabar_activitypub_deliveries_retried_total"),
+        "{metrics}"
+    );
+    let server = server.restart().await;
+    peer.fail_posts.store(1, SeqCst);
+    eventually(
+        "the Create, from the restarted server",
+        DEADLINE,
+        async || peer.took("Create").len() == 1,
+    )
+    .await;
+    let create = &peer.took("Create")[0];
+    assert!(
+        create["object"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Un train en retard")
+    );
+    assert_eq!(
+        server.app.store.fedi_pending().await.unwrap(),
+        0,
+        "nothing left in the queue"
     );
     server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_replicas_deliver_each_activity_once() {
+    let db = pg::scratch().await;
+    let url = kabar::config::DatabaseUrl::parse(&db.url).unwrap();
+    let site = Site::edited(quick_retries);
+    let store = kabar::app::open_postgres(&site.config(), &url, kabar::app::Seed::IfCreated)
+        .await
+        .unwrap();
+    let one = site.serve_store(Arc::new(store)).await;
+    let (other, _) = PgStore::open(&db.url).await.unwrap();
+    let two = Site::edited(quick_retries)
+        .serve_store(Arc::new(other))
+        .await;
+    let (key, _) = keys().await;
+    let peer = remote(&key).await;
+    // Ten followers on the peer's server: one delivery, to its shared inbox.
+    for i in 0..10 {
+        let follower = Follower {
+            lang: "fr".into(),
+            actor: format!("{}-{i}", peer.actor()),
+            inbox: format!("{}-{i}/inbox", peer.actor()),
+            shared_inbox: Some(format!("http://{}/inbox", peer.addr)),
+        };
+        one.app.store.follow(follower, 0).await.unwrap();
+    }
+    // Written by a third party (an import, say): both replicas see it in the log.
+    let (writer, _) = PgStore::open(&db.url).await.unwrap();
+    let article =
+        kabar::article::parse_json(&news("sekali-saja", "Une seule fois").to_string()).unwrap();
+    writer.put_article(article, None).await.unwrap();
+    eventually("the Create", DEADLINE, async || {
+        !peer.took("Create").is_empty()
+    })
+    .await;
+    // Both replicas poll every half second: give the other one its chances.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(peer.took("Create").len(), 1, "one replica sent it, once");
+    let sent = one.app.fedi.stats().sent() + two.app.fedi.stats().sent();
+    assert_eq!(sent, 1);
+    one.stop().await;
+    two.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_store_counts_its_articles_as_posted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kabar.sqlite");
+    {
+        let (store, _) = SqliteStore::open(&file).unwrap();
+        let article =
+            kabar::article::parse_json(&news("lama", "Un vieil article").to_string()).unwrap();
+        store.put_article(article, None).await.unwrap();
+    }
+    // Back to schema 5 exactly: schema 6 only added these.
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch(
+        "DROP TABLE fedi_followers; DROP TABLE fedi_keys; DROP TABLE fedi_log;
+         DROP TABLE fedi_posts; DROP TABLE fedi_deliveries; PRAGMA user_version = 5;",
+    )
+    .unwrap();
+    drop(conn);
+    let (store, created) = SqliteStore::open(&file).unwrap();
+    assert!(!created);
+    // Its next write is a correction (Update), not news (Create)...
+    assert!(store.fedi_posted("fr".into(), "lama".into()).await.unwrap());
+    assert!(store.fedi_posted("id".into(), "lama".into()).await.unwrap());
+    assert!(!store.fedi_posted("en".into(), "lama".into()).await.unwrap());
+    // ...and what was logged before is not announced again.
+    let log = store.changes_since(0).await.unwrap();
+    assert_eq!(store.fedi_log_position().await.unwrap(), log.latest);
 }

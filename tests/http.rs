@@ -11,9 +11,10 @@ use common::{Site, raw, request, start};
 use hyper::StatusCode;
 use kabar::article::Article;
 use kabar::store::{
-    ArticleStore, Change, ChangeLog, Delivery, FediStore, FeedQuery, FeedRow, Finished, Follower,
-    HubStore, IfMatch, LoggedChanges, NewSubscription, Room, Seek, StoreError, Subscribed,
-    SubscriptionCounts, SubscriptionLimits, Touched,
+    ArticleStore, Change, ChangeLog, Delivery, FediDelivery, FediOutcome, FediStore, FeedQuery,
+    FeedRow, Finished, Follower, HubStore, IfMatch, LoggedChanges, NewFediDelivery,
+    NewSubscription, PostState, Room, Seek, StoreError, Subscribed, SubscriptionCounts,
+    SubscriptionLimits, Touched,
 };
 
 const FEED: &str = "/fr/rss.xml";
@@ -824,5 +825,37 @@ impl FediStore for FlakyStore {
     }
     async fn follower_inboxes(&self, lang: String) -> Result<Vec<String>, StoreError> {
         self.inner.follower_inboxes(lang).await
+    }
+    async fn fedi_log_position(&self) -> Result<u64, StoreError> {
+        self.inner.fedi_log_position().await
+    }
+    async fn fedi_posted(&self, lang: String, article_id: String) -> Result<bool, StoreError> {
+        self.inner.fedi_posted(lang, article_id).await
+    }
+    async fn queue_fedi(
+        &self,
+        from: u64,
+        to: u64,
+        posts: Vec<PostState>,
+        deliveries: Vec<NewFediDelivery>,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .queue_fedi(from, to, posts, deliveries, now_ms)
+            .await
+    }
+    async fn claim_fedi(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        claim_until_ms: i64,
+    ) -> Result<Vec<FediDelivery>, StoreError> {
+        self.inner.claim_fedi(now_ms, limit, claim_until_ms).await
+    }
+    async fn finish_fedi(&self, outcomes: Vec<(i64, FediOutcome)>) -> Result<(), StoreError> {
+        self.inner.finish_fedi(outcomes).await
+    }
+    async fn fedi_pending(&self) -> Result<u64, StoreError> {
+        self.inner.fedi_pending().await
     }
 }

@@ -702,7 +702,8 @@ async fn sqlite_migration_backfills_the_tag_index() {
     // Back to schema 4 exactly: schemas 5 and 6 only added these.
     let conn = rusqlite::Connection::open(&file).unwrap();
     conn.execute_batch(
-        "DROP TABLE fedi_followers; DROP TABLE fedi_keys;
+        "DROP TABLE fedi_followers; DROP TABLE fedi_keys; DROP TABLE fedi_log;
+         DROP TABLE fedi_posts; DROP TABLE fedi_deliveries;
          DROP TABLE article_tags; ALTER TABLE changes DROP COLUMN tags; PRAGMA user_version = 4;",
     )
     .unwrap();
@@ -731,7 +732,8 @@ async fn postgres_migration_backfills_the_tag_index() {
     let client = pg::admin(&db.url).await;
     client
         .batch_execute(
-            "DROP TABLE fedi_followers; DROP TABLE fedi_keys;
+            "DROP TABLE fedi_followers; DROP TABLE fedi_keys; DROP TABLE fedi_log;
+         DROP TABLE fedi_posts; DROP TABLE fedi_deliveries;
              DROP TABLE article_tags; ALTER TABLE changes DROP COLUMN tags;
              UPDATE kabar_schema SET version = 3;",
         )

@@ -36,6 +36,13 @@ pub struct ActivityPubConfig {
     pub max_connections_per_host: NonZeroUsize,
     /// Items per page of an actor's outbox.
     pub outbox_page_items: NonZeroUsize,
+    /// The wait before the first retry of a failed delivery; each later one
+    /// doubles it.
+    pub retry_base_secs: NonZeroU64,
+    /// The longest wait between two attempts.
+    pub retry_max_secs: NonZeroU64,
+    /// How long a delivery is retried before it is dropped.
+    pub retry_for_secs: NonZeroU64,
 }
 
 impl Default for ActivityPubConfig {
@@ -55,6 +62,10 @@ impl Default for ActivityPubConfig {
             max_connections: size(32),
             max_connections_per_host: size(2),
             outbox_page_items: size(20),
+            retry_base_secs: secs(60),
+            retry_max_secs: secs(6 * 3600),
+            // Mastodon's own retries run for about two days.
+            retry_for_secs: secs(2 * 86_400),
         }
     }
 }

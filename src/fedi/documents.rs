@@ -267,16 +267,21 @@ fn note_html(config: &Config, lang: &Language, item: &Item) -> String {
 
 /// `activity` of `kind` by `actor` with `object`, addressed like the post.
 pub fn activity(kind: &str, id: String, actor: &str, object: Value) -> Value {
-    json!({
+    let mut activity = json!({
         "@context": post_context(),
         "id": id,
         "type": kind,
         "actor": actor,
-        "published": object.get("published").cloned().unwrap_or(Value::Null),
         "to": [PUBLIC],
         "cc": [format!("{actor}/followers")],
         "object": object
-    })
+    });
+    if kind == "Create"
+        && let Some(published) = activity["object"].get("published").cloned()
+    {
+        activity["published"] = published;
+    }
+    activity
 }
 
 /// `Accept` of a `Follow` (the follow activity as it was sent).

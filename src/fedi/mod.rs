@@ -7,6 +7,7 @@
 //! Keys are cached, and fetched again once when a signature does not verify
 //! with the cached one (the sender may have rotated it).
 
+pub mod deliver;
 pub mod documents;
 pub mod inbox;
 pub mod keys;
@@ -20,11 +21,13 @@ use http_body_util::Full;
 use hyper::header::{ACCEPT, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, StatusCode, Uri};
 use serde_json::Value;
-use tokio::sync::OnceCell;
+use tokio::sync::{Notify, OnceCell};
 
-use crate::config::Config;
+use crate::article::Article;
+use crate::config::{Config, Language};
+use crate::feed::{self, Item};
 use crate::outbound::{Outbound, OutboundError, OutboundSettings};
-use crate::store::ArticleStore;
+use crate::store::{ArticleMeta, ArticleStore, FeedRow, Sibling};
 use crate::urls;
 use keys::{KeyError, SigningKey};
 
@@ -83,6 +86,9 @@ pub struct Fedi {
     outbound: Outbound,
     keys: OnceCell<Arc<Keys>>,
     remote_keys: moka::future::Cache<String, Arc<RemoteKey>>,
+    /// Wakes the delivery worker after a write.
+    wake: Arc<Notify>,
+    stats: deliver::DeliveryStats,
 }
 
 impl Fedi {
@@ -106,7 +112,25 @@ impl Fedi {
             outbound,
             keys: OnceCell::new(),
             remote_keys,
+            wake: Arc::new(Notify::new()),
+            stats: deliver::DeliveryStats::default(),
         }
+    }
+
+    /// Starts the delivery worker, which ends when `fedi` or `store` goes.
+    pub fn start<S: ArticleStore>(fedi: &Arc<Fedi>, store: &Arc<S>) {
+        if fedi.enabled() {
+            tokio::spawn(deliver::run(Arc::downgrade(fedi), Arc::downgrade(store)));
+        }
+    }
+
+    /// Tells the delivery worker the log may have grown.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn stats(&self) -> &deliver::DeliveryStats {
+        &self.stats
     }
 
     pub fn enabled(&self) -> bool {
@@ -159,11 +183,22 @@ impl Fedi {
         inbox: &str,
         activity: &Value,
     ) -> Result<StatusCode, FetchError> {
-        let keys = self.keys(store).await?;
         let body = serde_json::to_vec(activity).map_err(|e| FetchError::NotJson {
             url: inbox.to_owned(),
             why: e.to_string(),
         })?;
+        self.post_bytes(store, actor, inbox, body).await
+    }
+
+    /// POSTs the activity `body` (JSON) to `inbox`, signed by the account `actor`.
+    pub async fn post_bytes<S: ArticleStore>(
+        &self,
+        store: &S,
+        actor: &str,
+        inbox: &str,
+        body: Vec<u8>,
+    ) -> Result<StatusCode, FetchError> {
+        let keys = self.keys(store).await?;
         let request = signed(
             &keys.accounts,
             &documents::key_id(actor),
@@ -196,6 +231,35 @@ impl Fedi {
             .await;
         Ok(key)
     }
+}
+
+/// `article`'s version in `lang` as the feed builder makes it an item.
+pub fn item_of(config: &Config, lang: &Language, article: Article) -> Option<Item> {
+    let version = article.versions.get(lang.code())?.clone();
+    let siblings = article
+        .versions
+        .iter()
+        .filter(|(code, _)| code.as_str() != lang.code())
+        .map(|(code, v)| Sibling {
+            lang: code.clone(),
+            url: v.url.clone(),
+            translation: v.translation,
+        })
+        .collect();
+    let row = FeedRow {
+        article: ArticleMeta {
+            id: article.id,
+            section: article.section,
+            published: article.published,
+            updated: article.updated.unwrap_or(article.published),
+            tags: article.tags,
+            authors: article.authors,
+            image: article.image,
+        },
+        version,
+        siblings,
+    };
+    feed::build(config, lang, None, &[row]).items.pop()
 }
 
 /// The key `key_id` in an actor document (its `publicKey`, one or several)

@@ -27,9 +27,9 @@ use super::body::{self, BodyError};
 use super::response::{Body, text};
 use crate::app::App;
 use crate::config::Language;
-use crate::fedi::{ACTIVITY_JSON, documents, inbox};
+use crate::fedi::{self, ACTIVITY_JSON, documents, inbox};
 use crate::feed::{self, Item};
-use crate::store::{ArticleMeta, ArticleStore, FeedRow, Sibling};
+use crate::store::ArticleStore;
 use crate::urls;
 
 /// Whether `path` is one of the fediverse's routes.
@@ -306,7 +306,7 @@ async fn note<S: ArticleStore>(
         Ok(article) => article,
         Err(_) => return unavailable("the post cannot be read now"),
     };
-    let Some(row) = article.and_then(|a| row_of(a, lang.code())) else {
+    let Some(item) = article.and_then(|a| fedi::item_of(&app.config, lang, a)) else {
         return text(
             StatusCode::NOT_FOUND,
             format!(
@@ -315,41 +315,10 @@ async fn note<S: ArticleStore>(
             ),
         );
     };
-    let Some(item) = feed::build(&app.config, lang, None, &[row]).items.pop() else {
-        return unavailable("the post cannot be built now");
-    };
     if !wants_activity(req) {
         return see_other(&item.link);
     }
     activity_json(&documents::note(&app.config, lang, &item))
-}
-
-/// `article`'s version in `lang` as the feed builder takes it.
-fn row_of(article: crate::article::Article, lang: &str) -> Option<FeedRow> {
-    let version = article.versions.get(lang)?.clone();
-    let siblings = article
-        .versions
-        .iter()
-        .filter(|(code, _)| code.as_str() != lang)
-        .map(|(code, v)| Sibling {
-            lang: code.clone(),
-            url: v.url.clone(),
-            translation: v.translation,
-        })
-        .collect();
-    Some(FeedRow {
-        article: ArticleMeta {
-            id: article.id,
-            section: article.section,
-            published: article.published,
-            updated: article.updated.unwrap_or(article.published),
-            tags: article.tags,
-            authors: article.authors,
-            image: article.image,
-        },
-        version,
-        siblings,
-    })
 }
 
 /// An inbox POST: read within the bound, then checked and acted on.

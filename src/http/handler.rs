@@ -149,6 +149,7 @@ fn route<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> (metrics::Ro
             let mut exposition = app.metrics.exposition();
             exposition.push_str(&app.publish_stats.exposition());
             exposition.push_str(&app.hub.stats().exposition());
+            exposition.push_str(&app.fedi.stats().exposition());
             let held = app.cache.pages().map_or(0, |pages| pages.held());
             metrics::gauge(
                 &mut exposition,

@@ -19,7 +19,7 @@ use std::future::Future;
 use chrono::{DateTime, FixedOffset};
 use url::Url;
 
-pub use fedi::{FediStore, Follower};
+pub use fedi::{FediDelivery, FediOutcome, FediStore, Follower, NewFediDelivery, PostState};
 pub use hub::{
     Delivery, DeliveryEnd, Finished, HubStore, LoggedChanges, NewSubscription, Room, Subscribed,
     SubscriptionCounts, SubscriptionLimits, Topics,
@@ -245,6 +245,8 @@ fn shared_parts_differ(b: &Article, a: &Article) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRecord {
     pub seq: u64,
+    /// The article the write was to.
+    pub article_id: String,
     pub touched: Touched,
 }
 

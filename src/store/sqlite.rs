@@ -375,7 +375,8 @@ impl ArticleStore for SqliteStore {
         self.read(move |conn| {
             let since = i64::try_from(seq).unwrap_or(i64::MAX);
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, langs, sections, tags FROM changes WHERE seq > ?1 ORDER BY seq LIMIT 10000",
+                "SELECT seq, langs, sections, tags, article_id FROM changes
+                 WHERE seq > ?1 ORDER BY seq LIMIT 10000",
             )?;
             let mut records = Vec::new();
             let mut rows = stmt.query([since])?;
@@ -383,11 +384,16 @@ impl ArticleStore for SqliteStore {
                 let tags = row.get::<_, Option<String>>(3)?;
                 records.push(ChangeRecord {
                     seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+                    article_id: row.get(4)?,
                     touched: Touched {
                         langs: parse_json(&row.get::<_, String>(1)?)?,
                         sections: parse_json(&row.get::<_, String>(2)?)?,
                         every_tag: tags.is_none(),
-                        tags: tags.as_deref().map(parse_json).transpose()?.unwrap_or_default(),
+                        tags: tags
+                            .as_deref()
+                            .map(parse_json)
+                            .transpose()?
+                            .unwrap_or_default(),
                     },
                 });
             }

@@ -3,9 +3,11 @@
 // it resolves the handle by WebFinger, fetches and parses the actor, reads
 // the outbox and a post, sends a signed Follow from its own user, and waits
 // for Kabar's Accept, which Fedify takes only with a valid HTTP signature.
-// Prints what it saw as one JSON line; exits non-zero on a failure.
+// Prints what it saw as one JSON line, then one line per activity Kabar then
+// posts to its inbox (each taken only with a valid signature), and exits
+// after EXPECT of them; non-zero on a failure or after 60 s without them.
 //
-//   node peer.mjs HANDLE            e.g. node peer.mjs fr@127.0.0.1:8080
+//   node peer.mjs HANDLE [EXPECT]   e.g. node peer.mjs fr@127.0.0.1:8080 3
 //
 // Kabar speaks plain HTTP in tests, while WebFinger for an acct: handle is
 // always asked over https: the one shim below sends those requests to the
@@ -17,6 +19,7 @@ import {
 } from "@fedify/fedify";
 
 const handle = process.argv[2];
+const expect = Number(process.argv[3] ?? 0);
 if (!handle) {
   console.error("usage: node peer.mjs HANDLE");
   process.exit(2);
@@ -65,15 +68,45 @@ federation
     });
     accepted();
   })
-  .on(Create, async (_ctx, activity) => {
-    received.push({ type: "Create", object: activity.objectId?.href });
-  })
-  .on(Update, async (_ctx, activity) => {
-    received.push({ type: "Update", object: activity.objectId?.href });
-  })
-  .on(Delete, async (_ctx, activity) => {
-    received.push({ type: "Delete", object: activity.objectId?.href });
-  });
+  .on(Create, async (_ctx, activity) => report("Create", activity))
+  .on(Update, async (_ctx, activity) => report("Update", activity))
+  .on(Delete, async (_ctx, activity) => report("Delete", activity));
+
+let reported = 0;
+let following = false;
+let allReported;
+const allReportedOnce = new Promise((resolve) => { allReported = resolve; });
+
+/// Prints an activity Kabar posted, with its object as Fedify reads it.
+async function report(type, activity) {
+  const object = await activity.getObject();
+  const line = { type, id: activity.id?.href, actor: activity.actorId?.href, objectId: activity.objectId?.href };
+  if (object instanceof Note) line.note = await describe(object);
+  else if (object) line.objectType = object.constructor.name;
+  if (!following) return; // only what follows the Follow is reported
+  console.log(JSON.stringify(line));
+  reported += 1;
+  if (reported >= expect) allReported();
+}
+
+async function describe(note) {
+  const tags = [];
+  for await (const tag of note.getTags()) tags.push({ name: tag.name?.toString(), href: tag.href?.href });
+  const attachments = [];
+  for await (const attachment of note.getAttachments()) {
+    attachments.push({ name: attachment.name?.toString(), url: attachment.url?.href });
+  }
+  return {
+    id: note.id?.href,
+    url: note.url?.href,
+    attributedTo: note.attributionId?.href,
+    content: note.content?.toString(),
+    contentLanguages: note.contents.map((c) => c.language?.compact?.() ?? c.language?.toString()).filter(Boolean),
+    summary: note.summary?.toString() ?? null,
+    tags,
+    attachments,
+  };
+}
 
 // Fedify answers requests through the web's Request and Response.
 const server = http.createServer(async (req, res) => {
@@ -113,12 +146,7 @@ try {
   if (!(note instanceof Note)) fail(`the Create's object is not a Note: ${note}`);
   // The post, dereferenced by its id as a server that sees it boosted would.
   const fetched = await ctx.lookupObject(note.id.href);
-  const tags = [];
-  for await (const tag of fetched.getTags()) tags.push({ name: tag.name?.toString(), href: tag.href?.href });
-  const attachments = [];
-  for await (const attachment of fetched.getAttachments()) {
-    attachments.push({ name: attachment.name?.toString(), url: attachment.url?.href });
-  }
+  if (!(fetched instanceof Note)) fail(`${note.id.href} is not a Note: ${fetched}`);
 
   const follow = new Follow({
     id: new URL(`${origin}/follows/1`),
@@ -145,18 +173,15 @@ try {
       keyOwner: key?.ownerId?.href,
     },
     outbox: { totalItems: outbox.totalItems, firstPageItems: items.length },
-    note: {
-      id: fetched.id.href,
-      url: fetched.url?.href,
-      attributedTo: fetched.attributionId?.href,
-      content: fetched.content?.toString(),
-      contentLanguages: fetched.contents.map((c) => c.language?.compact?.() ?? c.language?.toString()).filter(Boolean),
-      summary: fetched.summary?.toString() ?? null,
-      tags,
-      attachments,
-    },
+    note: await describe(fetched),
     received,
   }));
+  following = true;
+  if (expect > 0) {
+    const waited = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error(`${reported} of ${expect} activities within 60 s`)), 60_000));
+    await Promise.race([allReportedOnce, waited]);
+  }
 } catch (error) {
   fail(`${error?.stack ?? error}`);
 }

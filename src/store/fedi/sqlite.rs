@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{FediStore, Follower};
+use super::{FediDelivery, FediOutcome, FediStore, Follower, NewFediDelivery, PostState};
 use crate::store::{SqliteStore, StoreError};
 
 /// Schema 6: signing keys, and the followers of each language's account.
@@ -20,6 +20,28 @@ CREATE TABLE fedi_followers (
     PRIMARY KEY (lang, actor)
 ) STRICT;
 CREATE INDEX fedi_followers_by_actor ON fedi_followers (actor);
+CREATE TABLE fedi_log (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO fedi_log (id, seq) SELECT 1, coalesce(max(seq), 0) FROM changes;
+CREATE TABLE fedi_posts (
+    lang       TEXT NOT NULL,
+    article_id TEXT NOT NULL,
+    PRIMARY KEY (lang, article_id)
+) STRICT;
+INSERT INTO fedi_posts (lang, article_id) SELECT lang, article_id FROM versions;
+CREATE TABLE fedi_deliveries (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    inbox            TEXT NOT NULL,
+    actor            TEXT NOT NULL,
+    activity         TEXT NOT NULL,
+    due_ms           INTEGER NOT NULL,
+    attempts         INTEGER NOT NULL,
+    first_ms         INTEGER NOT NULL,
+    claimed_until_ms INTEGER NOT NULL
+) STRICT;
+CREATE INDEX fedi_deliveries_by_due ON fedi_deliveries (due_ms);
 ";
 
 impl FediStore for SqliteStore {
@@ -119,4 +141,135 @@ impl FediStore for SqliteStore {
         })
         .await
     }
+
+    async fn fedi_log_position(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let seq: i64 = conn.query_row("SELECT seq FROM fedi_log", [], |row| row.get(0))?;
+            Ok(u64::try_from(seq).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn fedi_posted(&self, lang: String, article_id: String) -> Result<bool, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT 1 FROM fedi_posts WHERE lang = ?1 AND article_id = ?2")?
+                .exists(params![lang, article_id])?)
+        })
+        .await
+    }
+
+    async fn queue_fedi(
+        &self,
+        from: u64,
+        to: u64,
+        posts: Vec<PostState>,
+        deliveries: Vec<NewFediDelivery>,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let moved = tx
+                .prepare_cached("UPDATE fedi_log SET seq = ?2 WHERE seq = ?1")?
+                .execute(params![as_i64(from), as_i64(to)])?;
+            if moved == 0 {
+                return Ok(false);
+            }
+            for post in &posts {
+                let sql = if post.posted {
+                    "INSERT INTO fedi_posts (lang, article_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+                } else {
+                    "DELETE FROM fedi_posts WHERE lang = ?1 AND article_id = ?2"
+                };
+                tx.prepare_cached(sql)?
+                    .execute(params![post.lang, post.article_id])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO fedi_deliveries
+                     (inbox, actor, activity, due_ms, attempts, first_ms, claimed_until_ms)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?4, 0)",
+            )?;
+            for d in &deliveries {
+                insert.execute(params![d.inbox, d.actor, d.activity, now_ms])?;
+            }
+            drop(insert);
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn claim_fedi(
+        &self,
+        now_ms: i64,
+        limit: usize,
+        claim_until_ms: i64,
+    ) -> Result<Vec<FediDelivery>, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            let claimed = {
+                let mut query = tx.prepare_cached(
+                    "UPDATE fedi_deliveries SET claimed_until_ms = ?3
+                     WHERE id IN (SELECT id FROM fedi_deliveries
+                                  WHERE due_ms <= ?1 AND claimed_until_ms <= ?1
+                                  ORDER BY due_ms, id LIMIT ?2)
+                     RETURNING id, inbox, actor, activity, attempts, first_ms",
+                )?;
+                let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+                query
+                    .query_map(params![now_ms, limit, claim_until_ms], |row| {
+                        Ok(FediDelivery {
+                            id: row.get(0)?,
+                            inbox: row.get(1)?,
+                            actor: row.get(2)?,
+                            activity: row.get(3)?,
+                            attempts: u32::try_from(row.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+                            first_ms: row.get(5)?,
+                        })
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            tx.commit()?;
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn finish_fedi(&self, outcomes: Vec<(i64, FediOutcome)>) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            for (id, outcome) in &outcomes {
+                match outcome {
+                    FediOutcome::Sent | FediOutcome::Dropped => {
+                        tx.prepare_cached("DELETE FROM fedi_deliveries WHERE id = ?1")?
+                            .execute([id])?;
+                    }
+                    FediOutcome::Retry { due_ms } => {
+                        tx.prepare_cached(
+                            "UPDATE fedi_deliveries
+                             SET due_ms = ?2, attempts = attempts + 1, claimed_until_ms = 0
+                             WHERE id = ?1",
+                        )?
+                        .execute(params![id, due_ms])?;
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn fedi_pending(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let n: i64 =
+                conn.query_row("SELECT count(*) FROM fedi_deliveries", [], |row| row.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -328,10 +328,10 @@ impl ArticleStore for PgStore {
         // The bounds and the records in one statement, so they agree.
         let stmt = client
             .prepare_cached(
-                "SELECT b.oldest, b.latest, c.seq, c.langs, c.sections, c.tags
+                "SELECT b.oldest, b.latest, c.seq, c.langs, c.sections, c.tags, c.article_id
                  FROM (SELECT coalesce(min(seq), 0) AS oldest, coalesce(max(seq), 0) AS latest
                        FROM changes) b
-                 LEFT JOIN LATERAL (SELECT seq, langs, sections, tags FROM changes
+                 LEFT JOIN LATERAL (SELECT seq, langs, sections, tags, article_id FROM changes
                                     WHERE seq > $1 ORDER BY seq LIMIT 10000) c ON true
                  ORDER BY c.seq",
             )
@@ -347,6 +347,7 @@ impl ArticleStore for PgStore {
             let tags: Option<&str> = row.try_get(5)?;
             log.records.push(ChangeRecord {
                 seq: u64::try_from(seq).unwrap_or(0),
+                article_id: row.try_get(6)?,
                 touched: Touched {
                     langs: parse_json(row.try_get(3)?)?,
                     sections: parse_json(row.try_get(4)?)?,
