@@ -141,7 +141,8 @@ impl Inboxes {
         }
         let now = self.now_ns();
         self.first_ns.fetch_min(now, Relaxed);
-        let is_create = body.windows(16).any(|w| w == b"\"type\":\"Create\"");
+        let is_create = serde_json::from_slice::<serde_json::Value>(&body)
+            .is_ok_and(|activity| activity["type"] == "Create");
         if is_create && !self.created[server].swap(true, Relaxed) {
             self.last_ns.fetch_max(now, Relaxed);
             if self.distinct.fetch_add(1, Relaxed) + 1 == self.created.len() {
@@ -284,7 +285,15 @@ async fn main() -> Result<()> {
             inbox: format!("{host}/users/{j}/inbox"),
             shared_inbox: Some(format!("{host}/inbox")),
         };
-        store.follow(follower, 0).await?;
+        // The server writes to the same file: wait out its transactions.
+        let mut tries = 0;
+        while let Err(error) = store.follow(follower.clone(), 0).await {
+            tries += 1;
+            if tries > 100 {
+                return Err(error.into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     println!(
         "followers: {} of @fr on {} servers (127.0.x.y:{port}) stored in {:.2} s",
