@@ -10,7 +10,7 @@ mod common;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -232,6 +232,8 @@ struct Remote {
     inbox_posts: Arc<Mutex<Vec<Value>>>,
     /// POSTs still to be answered 503 before the inbox takes one.
     fail_posts: Arc<AtomicUsize>,
+    /// The account was deleted: its document answers 410 Gone.
+    gone: Arc<AtomicBool>,
 }
 
 impl Remote {
@@ -269,15 +271,18 @@ async fn remote(published_key: &SigningKey) -> Remote {
     });
     let inbox_posts = Arc::new(Mutex::new(Vec::new()));
     let fail_posts = Arc::new(AtomicUsize::new(0));
-    let (posts, fails) = (Arc::clone(&inbox_posts), Arc::clone(&fail_posts));
+    let gone = Arc::new(AtomicBool::new(false));
+    let shared = (
+        Arc::clone(&inbox_posts),
+        Arc::clone(&fail_posts),
+        Arc::clone(&gone),
+    );
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
-            let (document, posts, fails) =
-                (document.clone(), Arc::clone(&posts), Arc::clone(&fails));
+            let (document, shared) = (document.clone(), shared.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<hyper::body::Incoming>| {
-                    let (document, posts, fails) =
-                        (document.clone(), Arc::clone(&posts), Arc::clone(&fails));
+                    let (document, (posts, fails, deleted)) = (document.clone(), shared.clone());
                     async move {
                         let post = req.method() == Method::POST;
                         let body = req.into_body().collect().await.map(|b| b.to_bytes());
@@ -285,6 +290,12 @@ async fn remote(published_key: &SigningKey) -> Remote {
                             && fails
                                 .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
                                 .is_ok();
+                        if !post && deleted.load(SeqCst) {
+                            let gone = Response::builder()
+                                .status(410)
+                                .body(Full::new(Bytes::new()));
+                            return Ok::<_, Infallible>(gone.unwrap());
+                        }
                         let reply = if failing {
                             Response::builder()
                                 .status(503)
@@ -314,6 +325,7 @@ async fn remote(published_key: &SigningKey) -> Remote {
         addr,
         inbox_posts,
         fail_posts,
+        gone,
     }
 }
 
@@ -967,4 +979,69 @@ async fn an_older_store_counts_its_articles_as_posted() {
     // ...and what was logged before is not announced again.
     let log = store.changes_since(0).await.unwrap();
     assert_eq!(store.fedi_log_position().await.unwrap(), log.latest);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_account_s_delete_ends_its_following_though_its_key_is_gone() {
+    let server = server().await;
+    let (key, other_key) = keys().await;
+    let peer = remote(&key).await;
+    let follow = json!({
+        "id": format!("{}/follows/1", peer.actor()),
+        "type": "Follow",
+        "actor": peer.actor(),
+        "object": format!("{}/ap/fr", base(&server)),
+    })
+    .to_string()
+    .into_bytes();
+    let now = SystemTime::now();
+    let res = post_signed(
+        &server,
+        "/ap/fr/inbox",
+        &follow,
+        &key,
+        &peer.key_id(),
+        now,
+        &follow,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    let count = async || server.app.store.follower_count("fr".into()).await.unwrap();
+    assert_eq!(count().await, 1);
+    // Deleted: its document is gone, so is its key; Kabar's cached one is
+    // fetched again when the signature does not verify with it.
+    peer.gone.store(true, SeqCst);
+    let delete = |object: String| {
+        json!({"id": format!("{}#delete", peer.actor()), "type": "Delete", "actor": peer.actor(), "object": object})
+            .to_string()
+            .into_bytes()
+    };
+    // A Delete of something else is no reason to believe an unverified one.
+    let other = delete("http://127.0.0.1:9/users/x".to_owned());
+    let res = post_signed(
+        &server,
+        "/ap/inbox",
+        &other,
+        &other_key,
+        &peer.key_id(),
+        now,
+        &other,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.text());
+    assert_eq!(count().await, 1);
+    let own = delete(peer.actor());
+    let res = post_signed(
+        &server,
+        "/ap/inbox",
+        &own,
+        &other_key,
+        &peer.key_id(),
+        now,
+        &own,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    assert_eq!(count().await, 0);
+    server.stop().await;
 }
