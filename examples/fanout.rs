@@ -33,14 +33,11 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::{Method, Request, Response, StatusCode, header};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 /// Subscription requests in flight at once.
 const SUBSCRIBE_CONCURRENCY: usize = 32;
@@ -158,12 +155,6 @@ impl Receiver {
     }
 }
 
-fn status(code: StatusCode) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::new()));
-    *res.status_mut() = code;
-    res
-}
-
 async fn serve_receiver(listener: TcpListener, receiver: Arc<Receiver>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -180,24 +171,6 @@ async fn serve_receiver(listener: TcpListener, receiver: Arc<Receiver>) {
                 .await;
         });
     }
-}
-
-/// Sends a request and reads the whole answer.
-async fn call(
-    client: &HttpClient,
-    method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Bytes,
-) -> Result<(StatusCode, Bytes)> {
-    let mut req = Request::builder().method(method).uri(url);
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    let res = client.request(req.body(Full::new(body))?).await?;
-    let code = res.status();
-    let body = res.into_body().collect().await?.to_bytes();
-    Ok((code, body))
 }
 
 async fn subscribe(client: &HttpClient, hub: &str, topic: &str, callback: &str) -> Result<()> {
@@ -223,21 +196,10 @@ async fn subscribe(client: &HttpClient, hub: &str, topic: &str, callback: &str) 
     bail!("{callback}: still 503 after 200 tries")
 }
 
-/// VmRSS and VmHWM of `pid`, in KiB.
-fn memory(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
+#[path = "support/mod.rs"]
+mod support;
 
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
+use support::{HttpClient, call, status};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -330,44 +292,7 @@ async fn main() -> Result<()> {
     fr["title"] = serde_json::Value::String(format!("Fan-out {stamp}: inondations à Semarang"));
     let put_body = Bytes::from(serde_json::to_vec(&article)?);
 
-    let memory_before = o.pid.and_then(|pid| {
-        // "5" resets the peak RSS (VmHWM) to the current RSS.
-        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
-        memory(pid)
-    });
-    let done = Arc::new(AtomicBool::new(false));
-    let sampler = o.pid.map(|pid| {
-        let done = Arc::clone(&done);
-        tokio::spawn(async move {
-            let mut peak = 0;
-            while !done.load(Relaxed) {
-                if let Some((rss, _)) = memory(pid) {
-                    peak = peak.max(rss);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            peak
-        })
-    });
-    let readers: Vec<_> = (0..o.readers)
-        .map(|_| {
-            let (client, topic, done) = (client.clone(), topic.clone(), Arc::clone(&done));
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut errors = 0usize;
-                while !done.load(Relaxed) {
-                    let t = Instant::now();
-                    let gzip = [(header::ACCEPT_ENCODING.as_str(), "gzip")];
-                    match call(&client, Method::GET, &topic, &gzip, Bytes::new()).await {
-                        Ok((StatusCode::OK, _)) => latencies.push(t.elapsed()),
-                        _ => errors += 1,
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-
+    let meanwhile = support::Meanwhile::start(&client, &topic, o.readers, o.pid);
     let sent = receiver.now_ns();
     let (code, body) = call(
         &client,
@@ -382,7 +307,7 @@ async fn main() -> Result<()> {
     .await?;
     let committed = receiver.now_ns();
     if !code.is_success() {
-        done.store(true, Relaxed);
+        meanwhile.stop();
         bail!(
             "PUT {article_url}: {code}: {}",
             String::from_utf8_lossy(&body)
@@ -400,7 +325,7 @@ async fn main() -> Result<()> {
         }
     })
     .await;
-    done.store(true, Relaxed);
+    meanwhile.stop();
     let delivered = receiver.distinct.load(Relaxed);
     let posts = receiver.posts.load(Relaxed);
     let bytes = receiver.bytes.load(Relaxed);
@@ -433,46 +358,7 @@ async fn main() -> Result<()> {
         );
     }
 
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for reader in readers {
-        let (l, e) = reader.await?;
-        latencies.extend(l);
-        errors += e;
-    }
-    latencies.sort_unstable();
-    if !latencies.is_empty() {
-        let at = |q: f64| {
-            let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-            latencies[i].as_secs_f64() * 1e3
-        };
-        println!(
-            "readers: {} clients, {} GETs of /fr/rss.xml (gzip) during the fan-out, {errors} errors; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            o.readers,
-            latencies.len(),
-            at(0.5),
-            at(0.99),
-            at(1.0)
-        );
-    }
-
-    if let (Some(pid), Some((rss0, hwm0))) = (o.pid, memory_before) {
-        let sampled = match sampler {
-            Some(s) => s.await.unwrap_or(0),
-            None => 0,
-        };
-        if let Some((rss1, hwm1)) = memory(pid) {
-            println!(
-                "server memory: VmRSS {:.1} → {:.1} MiB, VmHWM {:.1} → {:.1} MiB (peak reset before the write), sampled VmRSS peak {:.1} MiB; growth {:.1} MiB",
-                mib(rss0),
-                mib(rss1),
-                mib(hwm0),
-                mib(hwm1),
-                mib(sampled),
-                mib(hwm1.max(sampled).saturating_sub(rss0))
-            );
-        }
-    }
+    meanwhile.finish().await?;
     if waited.is_err() {
         bail!("not every subscriber had a body");
     }

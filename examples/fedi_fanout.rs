@@ -34,15 +34,12 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::{Method, Request, Response, StatusCode, header};
+use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use kabar::fedi::{keys, signature};
 use kabar::store::{FediStore, Follower, SqliteStore};
 use tokio::net::TcpListener;
-
-type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
 struct Options {
     base: String,
@@ -170,12 +167,6 @@ impl Inboxes {
     }
 }
 
-fn status(code: StatusCode) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::new()));
-    *res.status_mut() = code;
-    res
-}
-
 async fn serve_inbox(listener: TcpListener, server: usize, inboxes: Arc<Inboxes>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -194,38 +185,10 @@ async fn serve_inbox(listener: TcpListener, server: usize, inboxes: Arc<Inboxes>
     }
 }
 
-async fn call(
-    client: &HttpClient,
-    method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Bytes,
-) -> Result<(StatusCode, Bytes)> {
-    let mut req = Request::builder().method(method).uri(url);
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    let res = client.request(req.body(Full::new(body))?).await?;
-    let code = res.status();
-    let body = res.into_body().collect().await?.to_bytes();
-    Ok((code, body))
-}
+#[path = "support/mod.rs"]
+mod support;
 
-/// VmRSS and VmHWM of `pid`, in KiB.
-fn memory(pid: u32) -> Option<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-    };
-    Some((field("VmRSS:")?, field("VmHWM:")?))
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
-}
+use support::{HttpClient, call, status};
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -316,44 +279,8 @@ async fn main() -> Result<()> {
         }
     });
     let article_url = format!("{}api/v1/articles/{id}", o.base);
-    let memory_before = o.pid.and_then(|pid| {
-        // "5" resets the peak RSS (VmHWM) to the current RSS.
-        let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
-        memory(pid)
-    });
-    let done = Arc::new(AtomicBool::new(false));
     let topic = format!("{}fr/rss.xml", o.base);
-    let readers: Vec<_> = (0..o.readers)
-        .map(|_| {
-            let (client, topic, done) = (client.clone(), topic.clone(), Arc::clone(&done));
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut errors = 0usize;
-                while !done.load(Relaxed) {
-                    let t = Instant::now();
-                    let gzip = [(header::ACCEPT_ENCODING.as_str(), "gzip")];
-                    match call(&client, Method::GET, &topic, &gzip, Bytes::new()).await {
-                        Ok((StatusCode::OK, _)) => latencies.push(t.elapsed()),
-                        _ => errors += 1,
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let sampler = o.pid.map(|pid| {
-        let done = Arc::clone(&done);
-        tokio::spawn(async move {
-            let mut peak = 0;
-            while !done.load(Relaxed) {
-                if let Some((rss, _)) = memory(pid) {
-                    peak = peak.max(rss);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            peak
-        })
-    });
+    let meanwhile = support::Meanwhile::start(&client, &topic, o.readers, o.pid);
     let json = [
         ("authorization", auth.as_str()),
         ("content-type", "application/json"),
@@ -369,7 +296,7 @@ async fn main() -> Result<()> {
     .await?;
     let committed = inboxes.now_ns();
     if !code.is_success() {
-        done.store(true, Relaxed);
+        meanwhile.stop();
         bail!(
             "PUT {article_url}: {code}: {}",
             String::from_utf8_lossy(&body)
@@ -387,7 +314,7 @@ async fn main() -> Result<()> {
         }
     })
     .await;
-    done.store(true, Relaxed);
+    meanwhile.stop();
     let delivered = inboxes.distinct.load(Relaxed);
     let posts = inboxes.posts.load(Relaxed);
     let secs = |ns: u64| ns as f64 / 1e9;
@@ -420,45 +347,7 @@ async fn main() -> Result<()> {
         inboxes.bad_signatures.load(Relaxed)
     );
 
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for reader in readers {
-        let (l, e) = reader.await?;
-        latencies.extend(l);
-        errors += e;
-    }
-    latencies.sort_unstable();
-    if !latencies.is_empty() {
-        let at = |q: f64| {
-            let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-            latencies[i].as_secs_f64() * 1e3
-        };
-        println!(
-            "readers: {} clients, {} GETs of /fr/rss.xml (gzip) during the fan-out, {errors} errors; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            o.readers,
-            latencies.len(),
-            at(0.5),
-            at(0.99),
-            at(1.0)
-        );
-    }
-    if let (Some(pid), Some((rss0, hwm0))) = (o.pid, memory_before) {
-        let sampled = match sampler {
-            Some(s) => s.await.unwrap_or(0),
-            None => 0,
-        };
-        if let Some((rss1, hwm1)) = memory(pid) {
-            println!(
-                "server memory: VmRSS {:.1} → {:.1} MiB, VmHWM {:.1} → {:.1} MiB (peak reset before the write), sampled VmRSS peak {:.1} MiB; growth {:.1} MiB",
-                mib(rss0),
-                mib(rss1),
-                mib(hwm0),
-                mib(hwm1),
-                mib(sampled),
-                mib(hwm1.max(sampled).saturating_sub(rss0))
-            );
-        }
-    }
+    meanwhile.finish().await?;
     if waited.is_err() || inboxes.bad_signatures.load(Relaxed) > 0 {
         bail!("not every server took a validly signed Create");
     }

@@ -364,6 +364,32 @@ async fn post_signed(
     send(server.addr, "POST", path, &headers, body.to_vec()).await
 }
 
+/// `peer`'s signed Follow of the French account, posted to its inbox; the
+/// Follow's JSON.
+async fn follow_fr(server: &TestServer<SqliteStore>, peer: &Remote, key: &SigningKey) -> Value {
+    let follow = json!({
+        "@context": "https://www.w3.org/ns/activitystreams",
+        "id": format!("{}/follows/1", peer.actor()),
+        "type": "Follow",
+        "actor": peer.actor(),
+        "object": format!("{}/ap/fr", base(server)),
+    });
+    let body = follow.to_string().into_bytes();
+    let now = SystemTime::now();
+    let res = post_signed(
+        server,
+        "/ap/fr/inbox",
+        &body,
+        key,
+        &peer.key_id(),
+        now,
+        &body,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    follow
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_inbox_takes_only_requests_signed_by_their_actor() {
     let server = server().await;
@@ -849,26 +875,7 @@ async fn a_failing_inbox_is_retried_and_reached_after_a_restart() {
     let server = Site::serve_api_public(quick_retries).await;
     let (key, _) = keys().await;
     let peer = remote(&key).await;
-    let follow = json!({
-        "id": format!("{}/follows/1", peer.actor()),
-        "type": "Follow",
-        "actor": peer.actor(),
-        "object": format!("{}/ap/fr", base(&server)),
-    })
-    .to_string()
-    .into_bytes();
-    let now = SystemTime::now();
-    let res = post_signed(
-        &server,
-        "/ap/fr/inbox",
-        &follow,
-        &key,
-        &peer.key_id(),
-        now,
-        &follow,
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    follow_fr(&server, &peer, &key).await;
     eventually("the Accept", DEADLINE, async || {
         !peer.took("Accept").is_empty()
     })
@@ -986,26 +993,8 @@ async fn a_deleted_account_s_delete_ends_its_following_though_its_key_is_gone() 
     let server = server().await;
     let (key, other_key) = keys().await;
     let peer = remote(&key).await;
-    let follow = json!({
-        "id": format!("{}/follows/1", peer.actor()),
-        "type": "Follow",
-        "actor": peer.actor(),
-        "object": format!("{}/ap/fr", base(&server)),
-    })
-    .to_string()
-    .into_bytes();
+    follow_fr(&server, &peer, &key).await;
     let now = SystemTime::now();
-    let res = post_signed(
-        &server,
-        "/ap/fr/inbox",
-        &follow,
-        &key,
-        &peer.key_id(),
-        now,
-        &follow,
-    )
-    .await;
-    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
     let count = async || server.app.store.follower_count("fr".into()).await.unwrap();
     assert_eq!(count().await, 1);
     // Deleted: its document is gone, so is its key; Kabar's cached one is

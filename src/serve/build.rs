@@ -95,11 +95,8 @@ impl<S: ArticleStore> Builder<S> {
                 section,
                 format,
             } => {
-                let (language, sect) = feed_parts(&config, lang, section)?;
-                let rows = self
-                    .store
-                    .feed_rows(feed::query(&config, language, sect))
-                    .await?;
+                let rows = self.feed_rows(lang, section).await?;
+                let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
                 // The language's Atom subscription feed leads to its archives.
                 let mut history = History::default();
                 if let (Format::Atom, None, Some(newest)) = (format, section, rows.first()) {
@@ -119,11 +116,7 @@ impl<S: ArticleStore> Builder<S> {
                 section,
                 format,
             } => {
-                let (language, sect) = feed_parts(&config, lang, section)?;
-                let rows = self
-                    .store
-                    .feed_rows(feed::query(&config, language, sect))
-                    .await?;
+                let rows = self.feed_rows(lang, section).await?;
                 self.blocking(false, move || {
                     let (language, section) = feed_parts(&config, lang, section)?;
                     let feed = feed::build(&config, language, section, &rows);
@@ -226,6 +219,18 @@ impl<S: ArticleStore> Builder<S> {
                     .await
             }
         }
+    }
+
+    /// The rows of the feed of language `lang` (and section `section`,
+    /// indexes into the configuration): what its feed and its preview show.
+    async fn feed_rows(
+        &self,
+        lang: usize,
+        section: Option<usize>,
+    ) -> Result<Vec<FeedRow>, BuildError> {
+        let (language, section) = feed_parts(&self.config, lang, section)?;
+        let query = feed::query(&self.config, language, section);
+        Ok(self.store.feed_rows(query).await?)
     }
 
     /// Runs `f`, a render and its compression, off the async workers (CPU
