@@ -161,7 +161,9 @@ impl Inboxes {
             body,
         };
         match received.check(&sig, Duration::from_secs(300)) {
-            Ok(signing_string) => signature::verifies(&self.key, &signing_string, &sig.signature),
+            Ok(signing_string) => {
+                signature::verifies(&self.key, sig.alg, &signing_string, &sig.signature)
+            }
             Err(_) => false,
         }
     }

@@ -1034,3 +1034,172 @@ async fn a_deleted_account_s_delete_ends_its_following_though_its_key_is_gone() 
     assert_eq!(count().await, 0);
     server.stop().await;
 }
+
+/// Runs a peer script of tests/fediverse with `args`, its stdout read line
+/// by line as JSON; `None` (the test skipped) without `KABAR_TEST_FEDIFY`.
+fn peer_script(
+    script: &str,
+    args: &[&str],
+) -> Option<(
+    tokio::process::Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+)> {
+    if std::env::var_os(FEDIFY_ENV).is_none_or(|v| v.is_empty()) {
+        eprintln!(
+            "skipped: {FEDIFY_ENV} is not set; run `npm ci` in tests/fediverse and set it \
+             (.ci/run does both)"
+        );
+        return None;
+    }
+    let dir = common::repo().join("tests/fediverse");
+    assert!(
+        dir.join("node_modules").is_dir(),
+        "{FEDIFY_ENV} is set but tests/fediverse has no node_modules: run `npm ci` there"
+    );
+    let mut child = tokio::process::Command::new("node")
+        .arg(script)
+        .args(args)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node runs");
+    let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    Some((child, lines))
+}
+
+async fn next_line(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>) -> Value {
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("the peer answers within 60 s")
+        .expect("the peer's stdout")
+        .expect("a line: the peer ended early");
+    serde_json::from_str(&line).expect("the peer's JSON")
+}
+
+/// An independent RFC 9421 implementation (the http-message-signatures
+/// package) signs a Follow that Kabar verifies, and its inbox takes only
+/// RFC 9421 signatures: Kabar falls back to them once, and signs that way
+/// for the host from then on.
+#[tokio::test(flavor = "multi_thread")]
+async fn rfc9421_signatures_are_checked_and_used_for_servers_that_need_them() {
+    let server = server().await;
+    let fr = format!("{}/ap/fr", base(&server));
+    let Some((mut peer, mut lines)) = peer_script("rfc9421.mjs", &[&fr, "2"]) else {
+        return;
+    };
+    let followed = next_line(&mut lines).await;
+    assert!(followed["followed"].is_string(), "{followed}");
+    let accept = next_line(&mut lines).await;
+    assert_eq!(accept["type"], "Accept");
+    assert_eq!(
+        accept["refusedBefore"], 1,
+        "one draft-cavage attempt, refused"
+    );
+    put(&server, &news("sinyal-baru", "Un nouveau signal")).await;
+    let create = next_line(&mut lines).await;
+    assert_eq!(create["type"], "Create");
+    assert_eq!(
+        create["refusedBefore"], 1,
+        "the host is signed for the RFC 9421 way at once"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(10), peer.wait())
+        .await
+        .expect("the peer ends")
+        .expect("the peer's status");
+    assert!(status.success());
+    server.stop().await;
+}
+
+/// POSTs `body` to `path` signed the RFC 9421 way with `key` as `key_id`
+/// at `date`, its Content-Digest over `digest_of`.
+async fn post_rfc9421(
+    server: &TestServer<SqliteStore>,
+    path: &str,
+    body: &[u8],
+    key: &SigningKey,
+    key_id: &str,
+    date: SystemTime,
+    digest_of: &[u8],
+) -> common::Response {
+    let uri: Uri = format!("http://{}{path}", server.addr).parse().unwrap();
+    let fields =
+        kabar::fedi::message_signature::sign(key, key_id, &Method::POST, &uri, digest_of, date);
+    let values: Vec<(String, String)> = fields
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+        .collect();
+    let mut headers: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    headers.push(("content-type", "application/activity+json"));
+    send(server.addr, "POST", path, &headers, body.to_vec()).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rfc9421_signatures_that_do_not_hold_are_refused() {
+    let server = server().await;
+    let (key, other_key) = keys().await;
+    let peer = remote(&key).await;
+    let follow = json!({
+        "id": format!("{}/follows/1", peer.actor()),
+        "type": "Follow",
+        "actor": peer.actor(),
+        "object": format!("{}/ap/fr", base(&server)),
+    })
+    .to_string()
+    .into_bytes();
+    let now = SystemTime::now();
+    let stale = now - Duration::from_secs(13 * 3600);
+    let cases: [(&str, &SigningKey, SystemTime, &[u8], StatusCode); 3] = [
+        (
+            "wrong key",
+            &other_key,
+            now,
+            &follow,
+            StatusCode::UNAUTHORIZED,
+        ),
+        ("stale", &key, stale, &follow, StatusCode::UNAUTHORIZED),
+        (
+            "digest of another body",
+            &key,
+            now,
+            b"{}",
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (case, signer, date, digest_of, status) in cases {
+        let res = post_rfc9421(
+            &server,
+            "/ap/fr/inbox",
+            &follow,
+            signer,
+            &peer.key_id(),
+            date,
+            digest_of,
+        )
+        .await;
+        assert_eq!(res.status, status, "{case}: {}", res.text());
+    }
+    assert_eq!(
+        server.app.store.follower_count("fr".into()).await.unwrap(),
+        0
+    );
+    let res = post_rfc9421(
+        &server,
+        "/ap/fr/inbox",
+        &follow,
+        &key,
+        &peer.key_id(),
+        now,
+        &follow,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::ACCEPTED, "{}", res.text());
+    assert_eq!(
+        server.app.store.follower_count("fr".into()).await.unwrap(),
+        1
+    );
+    server.stop().await;
+}

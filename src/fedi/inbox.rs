@@ -10,6 +10,7 @@ use hyper::header::HeaderMap;
 use hyper::{Method, StatusCode, Uri};
 use serde_json::Value;
 
+use super::message_signature;
 use super::signature::{self, Received, Refusal};
 use super::{Fedi, FetchError, documents};
 use crate::config::{Config, Language};
@@ -49,10 +50,6 @@ pub struct Post<'a> {
 
 /// Checks `post`'s signature and acts on its activity.
 pub async fn receive<S: ArticleStore>(fedi: &Arc<Fedi>, store: &Arc<S>, post: Post<'_>) -> Answer {
-    let signature = match signature::parse(post.headers) {
-        Ok(signature) => signature,
-        Err(refusal) => return refused(&refusal),
-    };
     let received = Received {
         method: post.method,
         uri: post.uri,
@@ -60,8 +57,15 @@ pub async fn receive<S: ArticleStore>(fedi: &Arc<Fedi>, store: &Arc<S>, post: Po
         body: post.body,
     };
     let window = Duration::from_secs(fedi.config.activitypub.signature_window_secs.get());
-    let signing_string = match received.check(&signature, window) {
-        Ok(s) => s,
+    let checked = if message_signature::is_used(post.headers) {
+        message_signature::check(&received, fedi.scheme(), window)
+    } else {
+        signature::parse(post.headers)
+            .and_then(|signature| Ok((received.check(&signature, window)?, signature)))
+            .map(|(base, signature)| (signature, base))
+    };
+    let (signature, signing_string) = match checked {
+        Ok(checked) => checked,
         Err(refusal) => return refused(&refusal),
     };
     let activity: Value = match serde_json::from_slice(post.body) {
@@ -138,7 +142,12 @@ async fn signer<S: ArticleStore>(
             .remote_key(store, &signature.key_id, fresh)
             .await
             .map_err(SignerError::Fetch)?;
-        if signature::verifies(&key.der, signing_string, &signature.signature) {
+        if signature::verifies(
+            &key.der,
+            signature.alg,
+            signing_string,
+            &signature.signature,
+        ) {
             return Ok(key.owner.clone());
         }
     }

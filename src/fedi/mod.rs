@@ -11,6 +11,7 @@ pub mod deliver;
 pub mod documents;
 pub mod inbox;
 pub mod keys;
+pub mod message_signature;
 pub mod signature;
 
 use std::sync::Arc;
@@ -88,6 +89,8 @@ pub struct Fedi {
     remote_keys: moka::future::Cache<String, Arc<RemoteKey>>,
     /// Wakes the delivery worker after a write.
     wake: Arc<Notify>,
+    /// Hosts that refused a draft-cavage signature and took an RFC 9421 one.
+    rfc9421_hosts: moka::future::Cache<String, ()>,
     stats: deliver::DeliveryStats,
 }
 
@@ -113,6 +116,7 @@ impl Fedi {
             keys: OnceCell::new(),
             remote_keys,
             wake: Arc::new(Notify::new()),
+            rfc9421_hosts: moka::future::Cache::new(100_000),
             stats: deliver::DeliveryStats::default(),
         }
     }
@@ -131,6 +135,17 @@ impl Fedi {
 
     pub fn stats(&self) -> &deliver::DeliveryStats {
         &self.stats
+    }
+
+    /// The scheme others reach this site by (`[server] public_url`'s), which
+    /// RFC 9421 signatures cover.
+    pub fn scheme(&self) -> &str {
+        self.config
+            .server
+            .public_url
+            .as_str()
+            .split_once("://")
+            .map_or("https", |(scheme, _)| scheme)
     }
 
     pub fn enabled(&self) -> bool {
@@ -199,14 +214,31 @@ impl Fedi {
         body: Vec<u8>,
     ) -> Result<StatusCode, FetchError> {
         let keys = self.keys(store).await?;
+        let key_id = documents::key_id(actor);
+        let host = inbox_host(inbox);
+        if self.rfc9421_hosts.contains_key(&host) {
+            let request = signed_rfc9421(&keys.accounts, &key_id, inbox, body)?;
+            return Ok(self.outbound.send(request).await?.status);
+        }
         let request = signed(
             &keys.accounts,
-            &documents::key_id(actor),
+            &key_id,
             Method::POST,
             inbox,
-            Some(body),
+            Some(body.clone()),
         )?;
-        Ok(self.outbound.send(request).await?.status)
+        let status = self.outbound.send(request).await?.status;
+        if status != StatusCode::UNAUTHORIZED {
+            return Ok(status);
+        }
+        // Refused: once more the RFC 9421 way, remembered for the host if
+        // it takes it.
+        let request = signed_rfc9421(&keys.accounts, &key_id, inbox, body)?;
+        let status = self.outbound.send(request).await?.status;
+        if status.is_success() {
+            self.rfc9421_hosts.insert(host, ()).await;
+        }
+        Ok(status)
     }
 
     /// The key `key_id` names, from the cache unless `fresh`.
@@ -320,6 +352,43 @@ fn signed(
     }
     request
         .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .map_err(|e| FetchError::Outbound(OutboundError::Invalid(e.to_string())))
+}
+
+/// The host (and port) of an inbox URL, for remembering how it signs.
+fn inbox_host(inbox: &str) -> String {
+    inbox
+        .parse::<Uri>()
+        .ok()
+        .and_then(|uri| uri.authority().map(|a| a.as_str().to_ascii_lowercase()))
+        .unwrap_or_default()
+}
+
+/// A POST of `body` to `url` signed the RFC 9421 way.
+fn signed_rfc9421(
+    key: &SigningKey,
+    key_id: &str,
+    url: &str,
+    body: Vec<u8>,
+) -> Result<Request<Full<Bytes>>, FetchError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|_| OutboundError::Invalid(format!("{url:?} is not a URL")))?;
+    let host = uri
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .ok_or_else(|| OutboundError::Invalid(format!("{url:?} has no host")))?;
+    let fields =
+        message_signature::sign(key, key_id, &Method::POST, &uri, &body, SystemTime::now());
+    let mut request = Request::builder().method(Method::POST).uri(uri);
+    for (name, value) in fields {
+        request = request.header(name, value);
+    }
+    request
+        .header(HOST, host)
+        .header(ACCEPT, HeaderValue::from_static(ACCEPT_ACTIVITY))
+        .header(CONTENT_TYPE, HeaderValue::from_static(ACCEPT_ACTIVITY_POST))
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| FetchError::Outbound(OutboundError::Invalid(e.to_string())))
 }
 

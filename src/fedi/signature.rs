@@ -1,7 +1,8 @@
 //! HTTP signatures as the fediverse uses them today: draft-cavage-http-
 //! signatures-12 with RSA and SHA-256 (`rsa-sha256`, or `hs2019` with an RSA
 //! key), over `(request-target)`, `host`, `date` and a `Digest` of the body.
-//! Kabar signs its own requests this way and checks every POST to its inboxes.
+//! Kabar signs its own requests this way and checks every POST to its inboxes
+//! (RFC 9421's signatures, where a sender uses them: `message_signature`).
 
 use std::time::{Duration, SystemTime};
 
@@ -9,7 +10,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Uri};
-use ring::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+use ring::signature::{RSA_PKCS1_2048_8192_SHA256, RSA_PSS_2048_8192_SHA512, UnparsedPublicKey};
 
 use super::keys::SigningKey;
 
@@ -41,13 +42,24 @@ pub enum Refusal {
     Invalid(String),
 }
 
-/// A `Signature` header, read.
+/// How a signature was made (all with RSA keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256: draft-cavage's `rsa-sha256` and
+    /// `hs2019` with an RSA key, RFC 9421's `rsa-v1_5-sha256`.
+    RsaSha256,
+    /// RFC 9421's `rsa-pss-sha512`.
+    RsaPssSha512,
+}
+
+/// A signature, read (from `Signature`, or RFC 9421's `Signature-Input`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
     pub key_id: String,
-    /// The covered fields, lowercase, in order.
+    /// The covered fields or components, in order.
     pub headers: Vec<String>,
     pub signature: Vec<u8>,
+    pub alg: Algorithm,
 }
 
 /// The header fields that sign a request with `key` (published as `key_id`):
@@ -145,6 +157,7 @@ pub fn parse(headers: &HeaderMap) -> Result<Signature, Refusal> {
             .map(str::to_owned)
             .collect(),
         signature,
+        alg: Algorithm::RsaSha256,
     })
 }
 
@@ -240,9 +253,13 @@ impl Received<'_> {
 }
 
 /// Whether `signature` signs `signing_string` with the RSA key `public_der`
-/// (PKCS#1).
-pub fn verifies(public_der: &[u8], signing_string: &str, signature: &[u8]) -> bool {
-    UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_der)
+/// (PKCS#1) by `alg`.
+pub fn verifies(public_der: &[u8], alg: Algorithm, signing_string: &str, signature: &[u8]) -> bool {
+    let alg = match alg {
+        Algorithm::RsaSha256 => &RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RsaPssSha512 => &RSA_PSS_2048_8192_SHA512,
+    };
+    UnparsedPublicKey::new(alg, public_der)
         .verify(signing_string.as_bytes(), signature)
         .is_ok()
 }
