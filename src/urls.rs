@@ -181,6 +181,12 @@ pub enum Resource {
         tag: TagSlug,
         format: Format,
     },
+    /// A tag feed as a page a person reads, like [`Resource::Preview`].
+    TagPreview {
+        lang: usize,
+        tag: TagSlug,
+        format: Format,
+    },
     NewsSitemap {
         lang: usize,
     },
@@ -221,6 +227,7 @@ impl Resource {
                 tag,
                 format,
             } => tag_feed_url(config, lang(l)?, &tag, format),
+            Resource::TagPreview { lang: l, tag, .. } => tag_preview_url(config, lang(l)?, &tag),
             Resource::NewsSitemap { lang: l } => news_sitemap_url(config, lang(l)?),
             Resource::SitemapIndex => public_url(config, SITEMAP_INDEX),
             Resource::Opml => public_url(config, OPML),
@@ -284,6 +291,14 @@ pub fn preview_url(config: &Config, lang: &str, section: Option<&str>) -> String
         Some(section) => public_url(config, &format!("{lang}/{section}/{PREVIEW}")),
         None => public_url(config, &format!("{lang}/{PREVIEW}")),
     }
+}
+
+/// The public URL of a tag feed's preview page.
+pub fn tag_preview_url(config: &Config, lang: &str, tag: &TagSlug) -> String {
+    public_url(
+        config,
+        &format!("{lang}/{TAGS}/{}/{PREVIEW}", tag.encoded()),
+    )
 }
 
 /// The public URL of the feed of a language's items tagged `tag`.
@@ -474,6 +489,13 @@ fn tag_feed(config: &Config, lang: &str, tag: &str, file: &str) -> Result<Route,
             &format!("{tag:?} is not a tag slug (README.md, \"Tag feeds\", has the rule)"),
         ));
     };
+    if file == PREVIEW {
+        return Ok(Route::Resource(Resource::TagPreview {
+            lang,
+            tag,
+            format: Format::Rss,
+        }));
+    }
     let Some(format) = Format::from_file_name(file) else {
         return Err(not_found(config, &format!("unknown feed format {file:?}")));
     };

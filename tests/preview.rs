@@ -452,3 +452,44 @@ async fn a_real_browser_shows_the_page_and_a_reader_still_gets_the_feed() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn tag_feeds_have_their_page_too() {
+    let server = start().await;
+    let feed = server.get("/fr/tags/antariksa/rss.xml").await;
+    assert_eq!(feed.status, StatusCode::OK);
+    assert_eq!(
+        feed.header("vary"),
+        Some("Accept-Encoding, Sec-Fetch-Dest, Sec-Fetch-Mode")
+    );
+    assert!(feed.text().contains(
+        "href=\"http://127.0.0.1:8080/fr/tags/antariksa/feed.html\" rel=\"describedby\""
+    ));
+    let nav = server
+        .get_with("/fr/tags/antariksa/atom.xml", &NAVIGATION)
+        .await;
+    assert_eq!(nav.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(nav.header("cache-control"), Some("private, no-store"));
+    assert_eq!(nav.header("etag"), None);
+    let page = nav.text();
+    assert_lists(&page, &titles(&feed));
+    assert!(page.contains("value=\"http://127.0.0.1:8080/fr/tags/antariksa/atom.xml\""));
+    assert!(page.contains(
+        "<link rel=\"canonical\" href=\"http://127.0.0.1:8080/fr/tags/antariksa/feed.html\">"
+    ));
+    let stable = server.get("/fr/tags/antariksa/feed.html").await;
+    assert_eq!(stable.status, StatusCode::OK);
+    assert!(stable.header("etag").is_some());
+    assert_lists(&stable.text(), &titles(&feed));
+    for missing in [
+        "/fr/tags/no-such-tag/feed.html",
+        "/fr/tags/no-such-tag/rss.xml",
+    ] {
+        assert_eq!(
+            server.get_with(missing, &NAVIGATION).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+    server.stop().await;
+}

@@ -103,9 +103,7 @@ pub fn build_tag(config: &Config, lang: &Language, tag: &TagSlug, rows: &[FeedRo
     feed.id = format!("{}feed/{code}/tags/{}", tag_prefix(config), tag.encoded());
     feed.title = format!("{} — {name}", feed.title);
     feed.urls = urls;
-    // A browser opening a tag feed gets its XML: only language and section
-    // feeds have a page for people.
-    feed.preview_url = None;
+    feed.preview_url = Some(urls::tag_preview_url(config, code, tag));
     feed
 }
 

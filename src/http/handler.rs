@@ -183,23 +183,22 @@ const SEC_FETCH_MODE: HeaderName = HeaderName::from_static("sec-fetch-mode");
 /// The preview page to answer with when `req` is a person opening the feed
 /// `resource` in a browser tab, rather than a reader fetching it.
 fn navigated_preview(req: &Request<Incoming>, resource: Resource) -> Option<Resource> {
-    let Resource::Feed {
-        lang,
-        section,
-        format,
-    } = resource
-    else {
-        return None;
-    };
-    let headers = req.headers();
-    let is = |name: &HeaderName, value: &str| headers.get(name).is_some_and(|v| v == value);
-    (is(&SEC_FETCH_DEST, "document") && is(&SEC_FETCH_MODE, "navigate")).then_some(
-        Resource::Preview {
+    let preview = match resource {
+        Resource::Feed {
+            lang,
+            section,
+            format,
+        } => Resource::Preview {
             lang,
             section,
             format,
         },
-    )
+        Resource::Tag { lang, tag, format } => Resource::TagPreview { lang, tag, format },
+        _ => return None,
+    };
+    let headers = req.headers();
+    let is = |name: &HeaderName, value: &str| headers.get(name).is_some_and(|v| v == value);
+    (is(&SEC_FETCH_DEST, "document") && is(&SEC_FETCH_MODE, "navigate")).then_some(preview)
 }
 
 /// Serves `resource` from this thread's copy of its render (see

@@ -94,7 +94,7 @@ pub fn render(config: &Config, feed: &Feed, format: Format) -> Preview {
          <meta name=\"robots\" content=\"noindex, follow\">\n\
          <title>{title} · {label}</title>\n<link rel=\"canonical\" href=\"{canonical}\">\n",
         label = format_label(format),
-        canonical = esc(&preview_url(config, feed)),
+        canonical = esc(feed.preview_url.as_deref().unwrap_or_default()),
     );
     if let Some(icon) = &config.site.icon {
         let _ = writeln!(out, "<link rel=\"icon\" href=\"{}\">", esc(icon.as_str()));
@@ -212,15 +212,6 @@ fn write_item(out: &mut String, config: &Config, item: &Item, words: &Words, not
         );
     }
     out.push_str("</article>\n");
-}
-
-/// The page's URL: every format of a feed shares one.
-fn preview_url(config: &Config, feed: &Feed) -> String {
-    urls::preview_url(
-        config,
-        &feed.lang,
-        feed.section.as_ref().map(|s| s.slug.as_str()),
-    )
 }
 
 /// The policy for `feed`'s page: its style and script by hash, images from

@@ -120,11 +120,7 @@ impl<S: ArticleStore> Builder<S> {
                 self.blocking(false, move || {
                     let (language, section) = feed_parts(&config, lang, section)?;
                     let feed = feed::build(&config, language, section, &rows);
-                    let preview = render::preview(&config, &feed, format);
-                    Ok(
-                        Representation::new(HTML_TYPE, preview.html, Some(feed.updated), None)
-                            .with_policy(&preview.policy),
-                    )
+                    Ok(preview(&config, &feed, format))
                 })
                 .await
             }
@@ -163,6 +159,22 @@ impl<S: ArticleStore> Builder<S> {
                     let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
                     let feed = feed::build_tag(&config, language, &tag, &rows);
                     represent(&config, &feed, format)
+                })
+                .await
+            }
+            Resource::TagPreview { lang, tag, format } => {
+                let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                let rows = self
+                    .store
+                    .feed_rows(feed::tag_query(&config, language, &tag))
+                    .await?;
+                if rows.is_empty() {
+                    return Err(BuildError::NoSuchTag(tag));
+                }
+                self.blocking(false, move || {
+                    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
+                    let feed = feed::build_tag(&config, language, &tag, &rows);
+                    Ok(preview(&config, &feed, format))
                 })
                 .await
             }
@@ -283,6 +295,12 @@ fn render_feed_with(
     let mut feed = feed::build(config, language, section, rows);
     feed.history = history;
     represent(config, &feed, format)
+}
+
+/// `feed`'s preview page, offering its URL in `format`, compressed.
+fn preview(config: &Config, feed: &feed::Feed, format: Format) -> Representation {
+    let page = render::preview(config, feed, format);
+    Representation::new(HTML_TYPE, page.html, Some(feed.updated), None).with_policy(&page.policy)
 }
 
 /// Renders `feed` in `format` and compresses it.

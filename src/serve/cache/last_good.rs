@@ -46,7 +46,10 @@ impl LastGood {
 
     fn kept(&self, resource: Resource) -> Option<&RwLock<Option<Arc<Representation>>>> {
         match resource {
-            Resource::Archive { .. } | Resource::Preview { .. } => None,
+            Resource::Archive { .. }
+            | Resource::Preview { .. }
+            | Resource::Tag { .. }
+            | Resource::TagPreview { .. } => None,
             _ => self.kept.get(self.slots.of(resource)?),
         }
     }

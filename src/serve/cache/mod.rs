@@ -107,7 +107,8 @@ impl<S: ArticleStore> FeedCache<S> {
     /// The representation of `resource`: cached, freshly built, or, when the
     /// build fails, the last good one.
     pub async fn get(&self, resource: Resource) -> Result<Arc<Representation>, Arc<BuildError>> {
-        if let Resource::Tag { lang, tag, .. } = resource {
+        if let Resource::Tag { lang, tag, .. } | Resource::TagPreview { lang, tag, .. } = resource {
+            // A tag's preview follows its feed's generation.
             let generation = self.tag_generations.of(lang, &tag);
             return Box::pin(self.get_cold(resource, generation, None)).await;
         }
@@ -221,6 +222,8 @@ impl<S: ArticleStore> FeedCache<S> {
                 for format in Format::ALL {
                     let key = (Resource::Tag { lang, tag, format }, old);
                     self.rendered.invalidate(&key).await;
+                    let preview = (Resource::TagPreview { lang, tag, format }, old);
+                    self.rendered.invalidate(&preview).await;
                 }
                 continue;
             }
@@ -243,7 +246,7 @@ impl<S: ArticleStore> FeedCache<S> {
 
     /// The current generation of `resource`.
     fn generation_of(&self, resource: Resource) -> Option<u64> {
-        if let Resource::Tag { lang, tag, .. } = resource {
+        if let Resource::Tag { lang, tag, .. } | Resource::TagPreview { lang, tag, .. } = resource {
             return Some(self.tag_generations.of(lang, &tag));
         }
         let slot = self.slots.of(resource)?;
@@ -262,7 +265,9 @@ impl<S: ArticleStore> FeedCache<S> {
     /// share their language's generation, so they have none.
     fn hot_slot(&self, resource: Resource, slot: usize) -> Option<&HotSlot> {
         match resource {
-            Resource::Archive { .. } | Resource::Preview { .. } => None,
+            Resource::Archive { .. } | Resource::Preview { .. } | Resource::TagPreview { .. } => {
+                None
+            }
             _ => self.hot.get(slot),
         }
     }
@@ -394,6 +399,6 @@ fn render_kind(resource: Resource) -> usize {
         Resource::Opml => 3,
         Resource::Index => 4,
         Resource::NewsSitemap { .. } | Resource::SitemapIndex => 5,
-        Resource::Preview { .. } => 6,
+        Resource::Preview { .. } | Resource::TagPreview { .. } => 6,
     }
 }

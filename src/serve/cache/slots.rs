@@ -57,7 +57,7 @@ impl Slots {
                 self.previews(lang)
             }
             // Tag feeds have no slot: see `tags`.
-            Resource::Tag { .. } => None,
+            Resource::Tag { .. } | Resource::TagPreview { .. } => None,
         }
     }
 
