@@ -146,7 +146,8 @@ impl<S: ArticleStore> Builder<S> {
                 })
                 .await
             }
-            Resource::Tag { lang, tag, format } => {
+            Resource::Tag { lang, tag, format } | Resource::TagPreview { lang, tag, format } => {
+                let page = matches!(resource, Resource::TagPreview { .. });
                 let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
                 let rows = self
                     .store
@@ -158,23 +159,10 @@ impl<S: ArticleStore> Builder<S> {
                 self.blocking(false, move || {
                     let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
                     let feed = feed::build_tag(&config, language, &tag, &rows);
-                    represent(&config, &feed, format)
-                })
-                .await
-            }
-            Resource::TagPreview { lang, tag, format } => {
-                let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
-                let rows = self
-                    .store
-                    .feed_rows(feed::tag_query(&config, language, &tag))
-                    .await?;
-                if rows.is_empty() {
-                    return Err(BuildError::NoSuchTag(tag));
-                }
-                self.blocking(false, move || {
-                    let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
-                    let feed = feed::build_tag(&config, language, &tag, &rows);
-                    Ok(preview(&config, &feed, format))
+                    match page {
+                        true => Ok(preview(&config, &feed, format)),
+                        false => represent(&config, &feed, format),
+                    }
                 })
                 .await
             }
