@@ -35,8 +35,10 @@ pub fn check(
     scheme: &str,
     window: Duration,
 ) -> Result<(Signature, String), Refusal> {
-    let input = header(received.headers, "signature-input").ok_or(Refusal::Unsigned)?;
-    let signatures = header(received.headers, "signature").ok_or(Refusal::Unsigned)?;
+    let input = received
+        .header("signature-input")
+        .ok_or(Refusal::Unsigned)?;
+    let signatures = received.header("signature").ok_or(Refusal::Unsigned)?;
     // The first signature; a sender that adds more signs with each.
     let (label, params) = members(&input)
         .into_iter()
@@ -104,7 +106,8 @@ pub fn check(
 /// The value of a covered component of `received`.
 fn component(received: &Received<'_>, scheme: &str, name: &str) -> Result<String, Refusal> {
     let authority = || {
-        header(received.headers, "host")
+        received
+            .header("host")
             .map(|h| h.to_ascii_lowercase())
             .ok_or_else(|| Refusal::Missing("host".into()))
     };
@@ -129,15 +132,15 @@ fn component(received: &Received<'_>, scheme: &str, name: &str) -> Result<String
                 "a derived component Kabar does not take",
             ));
         }
-        field => {
-            header(received.headers, field).ok_or_else(|| Refusal::Missing(field.to_owned()))?
-        }
+        field => received
+            .header(field)
+            .ok_or_else(|| Refusal::Missing(field.to_owned()))?,
     })
 }
 
 /// Checks `Content-Digest` (its SHA-256 or SHA-512) against the body.
 fn check_digest(received: &Received<'_>) -> Result<(), Refusal> {
-    let digests = header(received.headers, "content-digest").ok_or(Refusal::NoDigest)?;
+    let digests = received.header("content-digest").ok_or(Refusal::NoDigest)?;
     for (algorithm, value) in members(&digests) {
         let hash = match algorithm {
             "sha-256" => &ring::digest::SHA256,
@@ -189,17 +192,6 @@ pub fn sign(
             .map(|v| (HeaderName::from_static(name), v))
     })
     .collect()
-}
-
-/// A header's values, trimmed and joined with ", ".
-fn header(headers: &HeaderMap, name: &str) -> Option<String> {
-    let values: Vec<&str> = headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .map(str::trim)
-        .collect();
-    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// The members of a structured dictionary (RFC 9651), as (key, raw value):

@@ -171,7 +171,14 @@ impl Fedi {
     pub async fn fetch<S: ArticleStore>(&self, store: &S, url: &str) -> Result<Value, FetchError> {
         let keys = self.keys(store).await?;
         let key_id = documents::key_id(&urls::instance_actor_url(&self.config));
-        let request = signed(&keys.instance, &key_id, Method::GET, url, None)?;
+        let request = signed(
+            &keys.instance,
+            &key_id,
+            Method::GET,
+            url,
+            None,
+            Scheme::Cavage,
+        )?;
         let answer = self.outbound.send(request).await?;
         if !answer.status.is_success() {
             return Err(FetchError::Status {
@@ -216,25 +223,35 @@ impl Fedi {
         let keys = self.keys(store).await?;
         let key_id = documents::key_id(actor);
         let host = inbox_host(inbox);
+        let post = |scheme, body| {
+            signed(
+                &keys.accounts,
+                &key_id,
+                Method::POST,
+                inbox,
+                Some(body),
+                scheme,
+            )
+        };
         if self.rfc9421_hosts.contains_key(&host) {
-            let request = signed_rfc9421(&keys.accounts, &key_id, inbox, body)?;
+            let request = post(Scheme::Rfc9421, body)?;
             return Ok(self.outbound.send(request).await?.status);
         }
-        let request = signed(
-            &keys.accounts,
-            &key_id,
-            Method::POST,
-            inbox,
-            Some(body.clone()),
-        )?;
-        let status = self.outbound.send(request).await?.status;
+        let status = self
+            .outbound
+            .send(post(Scheme::Cavage, body.clone())?)
+            .await?
+            .status;
         if status != StatusCode::UNAUTHORIZED {
             return Ok(status);
         }
         // Refused: once more the RFC 9421 way, remembered for the host if
         // it takes it.
-        let request = signed_rfc9421(&keys.accounts, &key_id, inbox, body)?;
-        let status = self.outbound.send(request).await?.status;
+        let status = self
+            .outbound
+            .send(post(Scheme::Rfc9421, body)?)
+            .await?
+            .status;
         if status.is_success() {
             self.rfc9421_hosts.insert(host, ()).await;
         }
@@ -317,13 +334,24 @@ fn find_key(document: &Value, key_id: &str) -> Option<RemoteKey> {
     })
 }
 
-/// A request to `url` signed with `key` as `key_id`, with a JSON `body`.
+/// How a request is signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    /// draft-cavage, which the fediverse verifies today.
+    Cavage,
+    /// RFC 9421, for hosts that refuse the other.
+    Rfc9421,
+}
+
+/// A request to `url` signed with `key` as `key_id` by `scheme`, with a
+/// JSON `body` (an RFC 9421 signature covers a body, so it signs POSTs only).
 fn signed(
     key: &SigningKey,
     key_id: &str,
     method: Method,
     url: &str,
     body: Option<Vec<u8>>,
+    scheme: Scheme,
 ) -> Result<Request<Full<Bytes>>, FetchError> {
     let uri: Uri = url
         .parse()
@@ -332,14 +360,14 @@ fn signed(
         .authority()
         .map(|a| a.as_str().to_owned())
         .ok_or_else(|| OutboundError::Invalid(format!("{url:?} has no host")))?;
-    let fields = signature::sign(
-        key,
-        key_id,
-        &method,
-        &uri,
-        body.as_deref(),
-        SystemTime::now(),
-    );
+    let now = SystemTime::now();
+    let fields = match scheme {
+        Scheme::Cavage => signature::sign(key, key_id, &method, &uri, body.as_deref(), now),
+        Scheme::Rfc9421 => {
+            let body = body.as_deref().unwrap_or_default();
+            message_signature::sign(key, key_id, &method, &uri, body, now)
+        }
+    };
     let mut request = Request::builder().method(method).uri(uri);
     for (name, value) in fields {
         request = request.header(name, value);
@@ -362,34 +390,6 @@ fn inbox_host(inbox: &str) -> String {
         .ok()
         .and_then(|uri| uri.authority().map(|a| a.as_str().to_ascii_lowercase()))
         .unwrap_or_default()
-}
-
-/// A POST of `body` to `url` signed the RFC 9421 way.
-fn signed_rfc9421(
-    key: &SigningKey,
-    key_id: &str,
-    url: &str,
-    body: Vec<u8>,
-) -> Result<Request<Full<Bytes>>, FetchError> {
-    let uri: Uri = url
-        .parse()
-        .map_err(|_| OutboundError::Invalid(format!("{url:?} is not a URL")))?;
-    let host = uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .ok_or_else(|| OutboundError::Invalid(format!("{url:?} has no host")))?;
-    let fields =
-        message_signature::sign(key, key_id, &Method::POST, &uri, &body, SystemTime::now());
-    let mut request = Request::builder().method(Method::POST).uri(uri);
-    for (name, value) in fields {
-        request = request.header(name, value);
-    }
-    request
-        .header(HOST, host)
-        .header(ACCEPT, HeaderValue::from_static(ACCEPT_ACTIVITY))
-        .header(CONTENT_TYPE, HeaderValue::from_static(ACCEPT_ACTIVITY_POST))
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| FetchError::Outbound(OutboundError::Invalid(e.to_string())))
 }
 
 /// The `Content-Type` of what Kabar posts.

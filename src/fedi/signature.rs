@@ -239,8 +239,9 @@ impl Received<'_> {
             .map(|lines| lines.join("\n"))
     }
 
-    /// A header's values, trimmed and joined as the signing string has them.
-    fn header(&self, name: &str) -> Option<String> {
+    /// A header's values, trimmed and joined with ", ", as both kinds of
+    /// signature cover them.
+    pub(super) fn header(&self, name: &str) -> Option<String> {
         let values: Vec<&str> = self
             .headers
             .get_all(name)
