@@ -1203,3 +1203,48 @@ async fn rfc9421_signatures_that_do_not_hold_are_refused() {
     );
     server.stop().await;
 }
+
+/// A retraction of one language's version (the article stays in the
+/// others) is a `Delete` for that language's followers, and a correction of
+/// a language's version is an `Update`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_removed_is_deleted_and_a_version_corrected_is_updated() {
+    let server = Site::serve_api_public(quick_retries).await;
+    let (key, _) = keys().await;
+    let peer = remote(&key).await;
+    follow_fr(&server, &peer, &key).await;
+    let mut article = news("dua-bahasa", "Deux langues");
+    put(&server, &article).await;
+    eventually("the Create", DEADLINE, async || {
+        !peer.took("Create").is_empty()
+    })
+    .await;
+    article["versions"]["fr"]["title"] = json!("Deux langues, corrigé");
+    put(&server, &article).await;
+    eventually("the Update", DEADLINE, async || {
+        !peer.took("Update").is_empty()
+    })
+    .await;
+    let update = &peer.took("Update")[0];
+    assert!(
+        update["object"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("corrigé")
+    );
+    article["versions"].as_object_mut().unwrap().remove("fr");
+    put(&server, &article).await;
+    eventually("the Delete", DEADLINE, async || {
+        !peer.took("Delete").is_empty()
+    })
+    .await;
+    let delete = &peer.took("Delete")[0];
+    assert_eq!(delete["object"]["type"], "Tombstone");
+    assert_eq!(
+        delete["object"]["id"],
+        format!("{}/ap/fr/notes/dua-bahasa", base(&server))
+    );
+    assert_eq!(peer.took("Create").len(), 1, "one of each, nothing twice");
+    assert_eq!(peer.took("Update").len(), 1);
+    server.stop().await;
+}

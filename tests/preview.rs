@@ -356,6 +356,16 @@ struct Shown {
     images: usize,
     errors: Vec<String>,
     screenshot: PathBuf,
+    without_script: WithoutScript,
+}
+
+/// The page as a browser with script off shows it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WithoutScript {
+    items: usize,
+    feed_url: String,
+    copy_hidden: bool,
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -446,6 +456,14 @@ async fn a_real_browser_shows_the_page_and_a_reader_still_gets_the_feed() {
             page.clipboard, feed_url,
             "{path}: the button copied the URL"
         );
+        let plain = &page.without_script;
+        assert_eq!(
+            plain.items,
+            page.items.len(),
+            "{path}: readable with script off"
+        );
+        assert_eq!(plain.feed_url, feed_url);
+        assert!(plain.copy_hidden, "{path}: no dead button with script off");
 
         let png = std::fs::read(&page.screenshot).expect("the screenshot");
         assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{path}");

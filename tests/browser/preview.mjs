@@ -59,7 +59,20 @@ try {
     const clipboard = await page.evaluate(() => navigator.clipboard.readText());
     const screenshot = `${outDir}/preview-${n}.png`;
     await page.screenshot({ path: screenshot, fullPage: false });
+    // The same page with script off: everything but the Copy button reads.
+    const plain = await browser.newContext({ javaScriptEnabled: false });
+    const plainPage = await plain.newPage();
+    await plainPage.route((u) => u.origin !== origin, (route) =>
+      route.fulfill({ status: 200, contentType: "image/png", body: PIXEL }));
+    await plainPage.goto(url, { waitUntil: "load" });
+    const withoutScript = await plainPage.evaluate(() => ({
+      items: document.querySelectorAll("article h3 a").length,
+      feedUrl: document.getElementById("feed-url")?.value,
+      copyHidden: document.querySelector("button[data-copy]")?.hidden,
+    }));
+    await plain.close();
     results.push({
+      withoutScript,
       url,
       status: response.status(),
       contentType: response.headers()["content-type"],
