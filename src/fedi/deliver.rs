@@ -222,6 +222,13 @@ fn activity(
 /// Sends the due deliveries this process can claim, and records how each went.
 async fn send_due<S: ArticleStore>(fedi: &Arc<Fedi>, store: &Arc<S>) -> Result<(), StoreError> {
     let c = &fedi.config.activitypub;
+    // A claim is a write, and SQLite has one writer: an idle queue (the
+    // usual state) is seen with a read instead.
+    let pending = store.fedi_pending().await?;
+    fedi.stats.pending.store(pending, Relaxed);
+    if pending == 0 {
+        return Ok(());
+    }
     loop {
         let now_ms = chrono::Utc::now().timestamp_millis();
         let claim_ms = i64::try_from(c.request_timeout_secs.get() * 2000).unwrap_or(i64::MAX);
