@@ -350,8 +350,22 @@ async fn post_signed(
     date: SystemTime,
     digest_of: &[u8],
 ) -> common::Response {
-    let uri: Uri = format!("http://{}{path}", server.addr).parse().unwrap();
+    let uri = target(server, path);
     let fields = signature::sign(key, key_id, &Method::POST, &uri, Some(digest_of), date);
+    post_with(server, path, body, &fields).await
+}
+
+fn target(server: &TestServer<SqliteStore>, path: &str) -> Uri {
+    format!("http://{}{path}", server.addr).parse().unwrap()
+}
+
+/// POSTs `body` to `path` with the signature's header `fields`.
+async fn post_with(
+    server: &TestServer<SqliteStore>,
+    path: &str,
+    body: &[u8],
+    fields: &[(hyper::header::HeaderName, hyper::header::HeaderValue)],
+) -> common::Response {
     let values: Vec<(String, String)> = fields
         .iter()
         .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
@@ -1122,19 +1136,10 @@ async fn post_rfc9421(
     date: SystemTime,
     digest_of: &[u8],
 ) -> common::Response {
-    let uri: Uri = format!("http://{}{path}", server.addr).parse().unwrap();
+    let uri = target(server, path);
     let fields =
         kabar::fedi::message_signature::sign(key, key_id, &Method::POST, &uri, digest_of, date);
-    let values: Vec<(String, String)> = fields
-        .iter()
-        .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
-        .collect();
-    let mut headers: Vec<(&str, &str)> = values
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    headers.push(("content-type", "application/activity+json"));
-    send(server.addr, "POST", path, &headers, body.to_vec()).await
+    post_with(server, path, body, &fields).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
