@@ -511,3 +511,37 @@ async fn tag_feeds_have_their_page_too() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_write_to_a_tag_shows_in_the_tag_s_page() {
+    let server = common::Site::new().serve_api().await;
+    let path = "/fr/tags/antariksa/feed.html";
+    let before = server.get(path).await.text();
+    let title = "Une nouvelle fusée";
+    put(
+        &server,
+        &serde_json::json!({
+            "id": "roket-baru",
+            "section": "technology",
+            "published": "2030-01-01T08:00:00+07:00",
+            "tags": ["Antariksa"],
+            "versions": {
+                "id": {"translation": "original", "title": "Roket baru", "body": "Isi."},
+                "fr": {"translation": "machine", "title": title, "body": "Corps."}
+            }
+        }),
+    )
+    .await;
+    assert!(!before.contains(title));
+    let after = server.get(path).await.text();
+    assert!(
+        between(&after, "<article>", "</article>").contains(title),
+        "the tag's page was retired with its feed"
+    );
+    let nav = server
+        .get_with("/fr/tags/antariksa/rss.xml", &NAVIGATION)
+        .await
+        .text();
+    assert!(nav.contains(title));
+    server.stop().await;
+}
