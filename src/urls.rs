@@ -11,6 +11,7 @@
 //! /{lang}/feed.html, /{lang}/{section}/feed.html
 //!                                        a feed's preview page, for people
 //! /{lang}/archive/{YYYY-MM}/atom.xml     a closed month (RFC 5005)
+//! /{lang}/archive/{YYYY-MM}/feed.html    its page, for people
 //! /{lang}/tags/{tag}/{format}            a language's items with one tag
 //! /{lang}/news-sitemap.xml               a language's news of the last 48 hours
 //! /sitemap.xml                           the index of the news sitemaps
@@ -132,6 +133,11 @@ impl Month {
             .map_or(i64::MAX, |t| t.timestamp_millis())
     }
 
+    /// The month's first day, for writing the month the way a language does.
+    pub fn first_day(self) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
+    }
+
     fn next(self) -> Month {
         match self.month {
             12 => Month {
@@ -164,6 +170,11 @@ pub enum Resource {
         format: Format,
     },
     Archive {
+        lang: usize,
+        month: Month,
+    },
+    /// A monthly archive as a page a person reads, like [`Resource::Preview`].
+    ArchivePreview {
         lang: usize,
         month: Month,
     },
@@ -213,6 +224,9 @@ impl Resource {
                 feed_url(config, lang(l)?, section, format)
             }
             Resource::Archive { lang: l, month } => archive_url(config, lang(l)?, month),
+            Resource::ArchivePreview { lang: l, month } => {
+                archive_preview_url(config, lang(l)?, month)
+            }
             Resource::Preview {
                 lang: l, section, ..
             } => {
@@ -315,6 +329,11 @@ pub fn archive_url(config: &Config, lang: &str, month: Month) -> String {
         config,
         &format!("{lang}/{ARCHIVE}/{month}/{}", Format::Atom.file_name()),
     )
+}
+
+/// The public URL of a monthly archive's preview page.
+pub fn archive_preview_url(config: &Config, lang: &str, month: Month) -> String {
+    public_url(config, &format!("{lang}/{ARCHIVE}/{month}/{PREVIEW}"))
 }
 
 /// The public URL of a language's news sitemap.
@@ -426,7 +445,7 @@ pub fn route(config: &Config, path: &str) -> Result<Route, NotFound> {
         ["readyz"] => Ok(Route::Ready),
         ["metrics"] => Ok(Route::Metrics),
         [HUB] => Ok(Route::Hub),
-        [lang, ARCHIVE, month, "atom.xml"] => archive(config, lang, month),
+        [lang, ARCHIVE, month, file] => archive(config, lang, month, file),
         [lang, TAGS, tag, file] => tag_feed(config, lang, tag, file),
         [lang, NEWS_SITEMAP] => news_sitemap(config, lang),
         [lang, file] => feed(config, lang, None, file),
@@ -463,8 +482,9 @@ fn feed(config: &Config, lang: &str, section: Option<&str>, file: &str) -> Resul
     }))
 }
 
-/// `/{lang}/archive/{YYYY-MM}/atom.xml`: one closed month of a language (RFC 5005).
-fn archive(config: &Config, lang: &str, month: &str) -> Result<Route, NotFound> {
+/// `/{lang}/archive/{YYYY-MM}/atom.xml`: one closed month of a language (RFC
+/// 5005); `feed.html` in place of `atom.xml` is its page.
+fn archive(config: &Config, lang: &str, month: &str, file: &str) -> Result<Route, NotFound> {
     let Some(lang) = config.languages.iter().position(|l| l.code() == lang) else {
         return Err(not_found(config, &format!("unknown language {lang:?}")));
     };
@@ -474,7 +494,14 @@ fn archive(config: &Config, lang: &str, month: &str) -> Result<Route, NotFound> 
             &format!("{month:?} is not a month (YYYY-MM)"),
         ));
     };
-    Ok(Route::Resource(Resource::Archive { lang, month }))
+    match file {
+        PREVIEW => Ok(Route::Resource(Resource::ArchivePreview { lang, month })),
+        "atom.xml" => Ok(Route::Resource(Resource::Archive { lang, month })),
+        _ => Err(not_found(
+            config,
+            &format!("archives are Atom only (atom.xml), not {file:?}"),
+        )),
+    }
 }
 
 /// `/{lang}/tags/{tag}/{format}`: whether the tag has items in the language
@@ -517,7 +544,7 @@ fn not_found(config: &Config, what: &str) -> NotFound {
          Feeds are /{{language}}/{{format}} and /{{language}}/{{section}}/{{format}},\n\
          each with a page for people at feed.html in place of the format;\n\
          tag feeds are /{{language}}/tags/{{tag}}/{{format}};\n\
-         monthly archives are /{{language}}/archive/{{YYYY-MM}}/atom.xml;\n\
+         monthly archives are /{{language}}/archive/{{YYYY-MM}}/atom.xml (and feed.html);\n\
          news sitemaps are /{{language}}/news-sitemap.xml, listed in /sitemap.xml.\n\
          languages: {}\nsections: {}\nformats: {}\nalso: /, /feeds.opml, /healthz, /readyz, /metrics, /websub\n",
         config.language_codes().join(", "),
@@ -562,6 +589,10 @@ mod tests {
         for lang in 0..config.languages.len() {
             resources.push(Resource::NewsSitemap { lang });
             resources.push(Resource::Archive {
+                lang,
+                month: Month::parse("2025-02").unwrap(),
+            });
+            resources.push(Resource::ArchivePreview {
                 lang,
                 month: Month::parse("2025-02").unwrap(),
             });
@@ -610,6 +641,9 @@ mod tests {
         );
         assert!(
             matches!(route(&config, "/fr/rss.json"), Err(NotFound(b)) if b.contains("unknown feed format"))
+        );
+        assert!(
+            matches!(route(&config, "/fr/archive/2026-10/rss.xml"), Err(NotFound(b)) if b.contains("Atom only"))
         );
         for path in [
             "/fr/world/extra/more/rss.xml",

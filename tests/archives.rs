@@ -168,7 +168,11 @@ async fn closed_months_are_archived_and_linked_from_the_subscription_feed() {
         not_modified.header("cache-control"),
         Some("public, max-age=86400, stale-if-error=86400")
     );
-    assert_eq!(not_modified.header("vary"), Some("Accept-Encoding"));
+    // A browser's navigation to the archive gets its page instead.
+    assert_eq!(
+        not_modified.header("vary"),
+        Some("Accept-Encoding, Sec-Fetch-Dest, Sec-Fetch-Mode")
+    );
     assert_eq!(not_modified.header("content-type"), None);
     assert_eq!(not_modified.header("last-modified"), None);
     assert_eq!(not_modified.header("link"), None);

@@ -545,3 +545,122 @@ async fn a_write_to_a_tag_shows_in_the_tag_s_page() {
     assert!(nav.contains(title));
     server.stop().await;
 }
+
+/// A French article of the world section published at `published`.
+fn french(id: &str, published: &str, title: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "section": "world",
+        "published": published,
+        "versions": {
+            "id": {"translation": "original", "title": "Judul", "body": "Isi."},
+            "fr": {"translation": "machine", "title": title, "body": "Corps."}
+        }
+    })
+}
+
+#[tokio::test]
+async fn archives_have_their_page_too() {
+    let server = common::Site::new().serve_api().await;
+    for (id, published, title) in [
+        (
+            "arsip-agustus",
+            "2026-08-10T09:00:00+07:00",
+            "Un article d’août",
+        ),
+        (
+            "arsip-september",
+            "2026-09-12T09:00:00+07:00",
+            "Un article de septembre",
+        ),
+        (
+            "arsip-oktober",
+            "2026-10-05T09:00:00+07:00",
+            "Un article d’octobre",
+        ),
+    ] {
+        put(&server, &french(id, published, title)).await;
+    }
+    let path = "/fr/archive/2026-09/atom.xml";
+    let archive = server.get(path).await;
+    assert_eq!(archive.status, StatusCode::OK);
+    assert_eq!(
+        archive.header("vary"),
+        Some("Accept-Encoding, Sec-Fetch-Dest, Sec-Fetch-Mode")
+    );
+    assert!(archive.text().contains(
+        "href=\"http://127.0.0.1:8080/fr/archive/2026-09/feed.html\" rel=\"describedby\""
+    ));
+    let titles = titles(&archive);
+    assert_eq!(titles, ["Un article de septembre"]);
+
+    let nav = server.get_with(path, &NAVIGATION).await;
+    assert_eq!(nav.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(nav.header("cache-control"), Some("private, no-store"));
+    assert_eq!(nav.header("etag"), None);
+    let page = nav.text();
+    assert_lists(&page, &titles);
+    assert!(page.contains("value=\"http://127.0.0.1:8080/fr/archive/2026-09/atom.xml\""));
+    assert!(
+        page.contains("<h2>septembre 2026</h2>"),
+        "the month, in French"
+    );
+    assert!(
+        page.contains("archive mensuelle"),
+        "says what an archive is"
+    );
+    // The months either side and the feed it belongs to, as pages.
+    for link in [
+        "<a href=\"http://127.0.0.1:8080/fr/archive/2026-08/feed.html\">Plus ancien\u{a0}: août 2026</a>",
+        "<a href=\"http://127.0.0.1:8080/fr/archive/2026-10/feed.html\">Plus récent\u{a0}: octobre 2026</a>",
+        "<a href=\"http://127.0.0.1:8080/fr/feed.html\">Flux actuel</a>",
+    ] {
+        assert!(page.contains(link), "{link}");
+    }
+    // Only Atom: an archive has no RSS or JSON Feed of its own.
+    assert_eq!(page.matches("<link rel=\"alternate\"").count(), 1);
+    assert!(!page.contains("/fr/rss.xml"));
+
+    let stable = server.get("/fr/archive/2026-09/feed.html").await;
+    assert_eq!(stable.status, StatusCode::OK);
+    assert_eq!(stable.body, nav.body, "the navigation shows this page");
+    assert_eq!(
+        stable.header("cache-control"),
+        archive.header("cache-control"),
+        "kept as long as the archive"
+    );
+    let etag = stable.header("etag").expect("an ETag");
+    assert_ne!(Some(etag), archive.header("etag"));
+    let revalidated = server
+        .get_with("/fr/archive/2026-09/feed.html", &[("if-none-match", etag)])
+        .await;
+    assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED);
+
+    // The oldest month links no older one; a month still open, or one
+    // without items, has no archive and so no page.
+    let oldest = server.get("/fr/archive/2026-08/feed.html").await.text();
+    assert!(!oldest.contains("Plus ancien"));
+    assert!(oldest.contains("Plus récent\u{a0}: septembre 2026</a>"));
+    for missing in [
+        "/fr/archive/2026-11/feed.html",
+        "/fr/archive/2026-07/feed.html",
+        "/fr/archive/2026-09/rss.xml",
+    ] {
+        assert_eq!(
+            server.get_with(missing, &NAVIGATION).await.status,
+            StatusCode::NOT_FOUND,
+            "{missing}"
+        );
+    }
+
+    // A correction of an archived month shows in its page at once.
+    let corrected = "Un article de septembre, corrigé";
+    put(
+        &server,
+        &french("arsip-september", "2026-09-12T09:00:00+07:00", corrected),
+    )
+    .await;
+    let after = server.get("/fr/archive/2026-09/feed.html").await.text();
+    assert!(after.contains(corrected), "the page went with its archive");
+    server.stop().await;
+}

@@ -121,7 +121,7 @@ pub fn build(config: &Config, lang: &Language, month: Month, found: &MonthRows) 
     let code = lang.code();
     feed.id = format!("{}feed/{code}/archive/{month}", tag_prefix(config));
     feed.title = format!("{} — {month}", feed.title);
-    feed.preview_url = None;
+    feed.preview_url = Some(urls::archive_preview_url(config, code, month));
     let subscription =
         std::mem::replace(&mut feed.urls.atom, urls::archive_url(config, code, month));
     let url = |month: Month| urls::archive_url(config, code, month);

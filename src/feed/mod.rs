@@ -40,7 +40,7 @@ pub struct Feed {
     pub home_url: String,
     /// The feed's own URL in each format, for self and alternate links.
     pub urls: FeedUrls,
-    /// The feed's page for people (`feed.html`); archives have none.
+    /// The feed's page for people (`feed.html`).
     pub preview_url: Option<String>,
     pub section: Option<SectionRef>,
     /// Scheme (RSS `domain`) of the category that says how an item was translated.

@@ -194,6 +194,7 @@ fn navigated_preview(req: &Request<Incoming>, resource: Resource) -> Option<Reso
             format,
         },
         Resource::Tag { lang, tag, format } => Resource::TagPreview { lang, tag, format },
+        Resource::Archive { lang, month } => Resource::ArchivePreview { lang, month },
         _ => return None,
     };
     let headers = req.headers();

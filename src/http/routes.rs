@@ -16,9 +16,11 @@ pub use crate::urls::Route;
 pub fn metric(route: &Route) -> metrics::Route {
     match route {
         Route::Resource(Resource::Feed { .. } | Resource::Archive { .. }) => metrics::Route::Feed,
-        Route::Resource(Resource::Preview { .. } | Resource::TagPreview { .. }) => {
-            metrics::Route::Preview
-        }
+        Route::Resource(
+            Resource::Preview { .. }
+            | Resource::TagPreview { .. }
+            | Resource::ArchivePreview { .. },
+        ) => metrics::Route::Preview,
         // One label for every tag: the tags themselves are unbounded.
         Route::Resource(Resource::Tag { .. }) => metrics::Route::TagFeed,
         Route::Resource(Resource::NewsSitemap { .. } | Resource::SitemapIndex) => {

@@ -19,7 +19,7 @@ use crate::urls::Format;
 
 pub use index::render as index;
 pub use opml::render as opml;
-pub use preview::{Preview, render as preview};
+pub use preview::{ArchiveMonths, Preview, render as preview, render_archive as archive_preview};
 pub use sitemap::{Listed, index as sitemap_index, news as news_sitemap, news_language};
 
 /// A format's name as people write it, for feed titles in the OPML list and the

@@ -19,7 +19,7 @@ use super::format_label;
 use crate::config::Config;
 use crate::feed::{self, Feed, Item};
 use crate::text::{escape_html as esc, xml_safe};
-use crate::urls::{self, Format};
+use crate::urls::{self, Format, Month};
 
 const STYLE: &str = "
 :root{color-scheme:light dark;--fg:#1d232a;--muted:#5b6570;--bg:#f6f4ef;--card:#fff;--line:#e3ded3;--accent:#b3261e}
@@ -79,13 +79,39 @@ pub struct Preview {
     pub policy: String,
 }
 
+/// A monthly archive's place among its language's months, for its page's
+/// links to the months either side.
+pub struct ArchiveMonths {
+    pub month: Month,
+    /// The closest earlier month with items.
+    pub older: Option<Month>,
+    /// The closest later closed month with items; `None` for the newest archive.
+    pub newer: Option<Month>,
+}
+
 /// The preview of `feed`, offering its URL in `format` to copy.
 pub fn render(config: &Config, feed: &Feed, format: Format) -> Preview {
+    page(config, feed, format, None)
+}
+
+/// The page of a monthly archive (always Atom): the month's items, with links
+/// to the months either side and to the feed the archive belongs to.
+pub fn render_archive(config: &Config, feed: &Feed, months: &ArchiveMonths) -> Preview {
+    page(config, feed, Format::Atom, Some(months))
+}
+
+fn page(config: &Config, feed: &Feed, format: Format, archive: Option<&ArchiveMonths>) -> Preview {
     let words = Words::of(&feed.lang);
     let lang = esc(&feed.lang);
     let dir = feed.direction.as_str();
     let title = esc(&feed.title);
     let feed_url = esc(feed.urls.get(format));
+    // An archive is an Atom document only: its other formats would be the
+    // subscription feed's.
+    let formats: &[Format] = match archive {
+        Some(_) => &[Format::Atom],
+        None => &Format::ALL,
+    };
     let mut out = String::with_capacity(8192 + feed.items.len() * 1024);
     let _ = write!(
         out,
@@ -99,7 +125,7 @@ pub fn render(config: &Config, feed: &Feed, format: Format) -> Preview {
     if let Some(icon) = &config.site.icon {
         let _ = writeln!(out, "<link rel=\"icon\" href=\"{}\">", esc(icon.as_str()));
     }
-    for f in Format::ALL {
+    for &f in formats {
         let _ = writeln!(
             out,
             "<link rel=\"alternate\" type=\"{}\" title=\"{title} ({})\" href=\"{}\">",
@@ -115,34 +141,29 @@ pub fn render(config: &Config, feed: &Feed, format: Format) -> Preview {
          <section class=\"about\">\n<h2>{what}</h2>\n<p>{explain}</p>\n\
          <div class=\"copy\"><input id=\"feed-url\" type=\"url\" dir=\"ltr\" readonly value=\"{feed_url}\" aria-label=\"{label}\">\
          <button type=\"button\" hidden data-copy=\"feed-url\" data-done=\"{copied}\">{copy}</button></div>\n\
-         <p class=\"links\">{also} ",
+         <p class=\"links\">",
         label = format_label(format),
         desc = esc(&feed.description),
         what = words.what,
-        explain = words.explain,
+        explain = match archive {
+            Some(_) => words.archive_explain,
+            None => words.explain,
+        },
         copied = words.copied,
         copy = words.copy,
-        also = words.also,
     );
-    let others: Vec<String> = Format::ALL
-        .into_iter()
-        .filter(|f| *f != format)
-        .map(|f| {
-            format!(
-                "<a href=\"{}\" type=\"{}\" dir=\"ltr\">{}</a>",
-                esc(feed.urls.get(f)),
-                f.media_type(),
-                format_label(f)
-            )
-        })
-        .collect();
+    let (links, heading) = match archive {
+        Some(months) => (
+            archive_links(config, feed, &words, months),
+            esc(&month_name(&words, months.month)),
+        ),
+        None => (format_links(feed, &words, format), words.latest.to_owned()),
+    };
     let _ = write!(
         out,
-        "{} · <a href=\"{}\">{}</a></p>\n</section>\n</header>\n<main>\n<h2>{}</h2>\n",
-        others.join(" · "),
+        "{links} · <a href=\"{}\">{}</a></p>\n</section>\n</header>\n<main>\n<h2>{heading}</h2>\n",
         esc(&urls::index_url(config)),
         words.all_feeds,
-        words.latest,
     );
     if feed.items.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", words.empty);
@@ -162,6 +183,52 @@ pub fn render(config: &Config, feed: &Feed, format: Format) -> Preview {
         html: out.into_bytes(),
         policy: policy(config, feed),
     }
+}
+
+/// "Also as" and the feed's other formats.
+fn format_links(feed: &Feed, words: &Words, format: Format) -> String {
+    let others: Vec<String> = Format::ALL
+        .into_iter()
+        .filter(|f| *f != format)
+        .map(|f| {
+            format!(
+                "<a href=\"{}\" type=\"{}\" dir=\"ltr\">{}</a>",
+                esc(feed.urls.get(f)),
+                f.media_type(),
+                format_label(f)
+            )
+        })
+        .collect();
+    format!("{} {}", words.also, others.join(" · "))
+}
+
+/// The pages of the months either side of an archive, and of the feed it
+/// belongs to.
+fn archive_links(config: &Config, feed: &Feed, words: &Words, months: &ArchiveMonths) -> String {
+    let month_link = |label: &str, month: Month| {
+        format!(
+            "<a href=\"{}\">{label}{}</a>",
+            esc(&urls::archive_preview_url(config, &feed.lang, month)),
+            esc(&month_name(words, month)),
+        )
+    };
+    let mut links = Vec::with_capacity(3);
+    links.extend(months.older.map(|m| month_link(words.older, m)));
+    links.extend(months.newer.map(|m| month_link(words.newer, m)));
+    links.push(format!(
+        "<a href=\"{}\">{}</a>",
+        esc(&urls::preview_url(config, &feed.lang, None)),
+        words.current,
+    ));
+    links.join(" · ")
+}
+
+/// `month` as the language writes a month of a year.
+fn month_name(words: &Words, month: Month) -> String {
+    month
+        .first_day()
+        .format_localized(words.month, words.locale)
+        .to_string()
 }
 
 fn write_item(out: &mut String, config: &Config, item: &Item, words: &Words, notice: Option<&str>) {
@@ -245,11 +312,21 @@ struct Words {
     copy: &'static str,
     copied: &'static str,
     also: &'static str,
+    /// What a monthly archive is, in place of `explain` on its page.
+    archive_explain: &'static str,
+    /// Before the name of the month an archive's page links back to.
+    older: &'static str,
+    /// Before the name of the month an archive's page links on to.
+    newer: &'static str,
+    /// The link from an archive's page to its feed's.
+    current: &'static str,
     all_feeds: &'static str,
     latest: &'static str,
     empty: &'static str,
     /// A `strftime` pattern, with month names from `locale`.
     date: &'static str,
+    /// A `strftime` pattern for a month of a year.
+    month: &'static str,
     locale: Locale,
 }
 
@@ -265,10 +342,15 @@ impl Words {
                 copy: "Salin",
                 copied: "Tersalin",
                 also: "Juga tersedia sebagai",
+                archive_explain: "Ini adalah arsip bulanan: semua artikel satu bulan dalam satu dokumen Atom yang tidak berubah lagi. Pembaca feed yang membaca arsip memakainya untuk melengkapi artikel lama. Untuk mengikuti artikel baru, langgani feed terkini.",
+                older: "Sebelumnya: ",
+                newer: "Berikutnya: ",
+                current: "Feed terkini",
                 all_feeds: "Semua feed",
                 latest: "Artikel terbaru",
                 empty: "Belum ada artikel.",
                 date: "%-d %B %Y, %H.%M",
+                month: "%B %Y",
                 locale: Locale::id_ID,
             },
             "fr" => Words {
@@ -277,10 +359,15 @@ impl Words {
                 copy: "Copier",
                 copied: "Copié",
                 also: "Aussi en",
+                archive_explain: "Ceci est une archive mensuelle\u{a0}: tous les articles d’un mois dans un seul document Atom, qui ne change plus. Les lecteurs de flux qui lisent les archives s’en servent pour retrouver les articles plus anciens. Pour suivre les nouveaux articles, abonnez-vous au flux actuel.",
+                older: "Plus ancien\u{a0}: ",
+                newer: "Plus récent\u{a0}: ",
+                current: "Flux actuel",
                 all_feeds: "Tous les flux",
                 latest: "Derniers articles",
                 empty: "Aucun article pour l’instant.",
                 date: "%-d %B %Y à %H:%M",
+                month: "%B %Y",
                 locale: Locale::fr_FR,
             },
             "zh" => Words {
@@ -289,10 +376,15 @@ impl Words {
                 copy: "复制",
                 copied: "已复制",
                 also: "其他格式：",
+                archive_explain: "这是月度存档：某个月的全部文章，收录在一个不再变动的 Atom 文档中。支持存档的阅读器用它补全较早的文章。若要关注新文章，请订阅当前订阅源。",
+                older: "较早：",
+                newer: "较新：",
+                current: "当前订阅源",
                 all_feeds: "全部订阅源",
                 latest: "最新文章",
                 empty: "暂无文章。",
                 date: "%Y年%-m月%-d日 %H:%M",
+                month: "%Y年%-m月",
                 locale: Locale::zh_CN,
             },
             "ja" => Words {
@@ -301,10 +393,15 @@ impl Words {
                 copy: "コピー",
                 copied: "コピーしました",
                 also: "他の形式：",
+                archive_explain: "これは月別アーカイブです。ある月のすべての記事を、もう変わらない一つの Atom 文書にまとめたものです。アーカイブに対応したフィードリーダーは、これを使って過去の記事を補います。新しい記事を読むには、現在のフィードを登録してください。",
+                older: "前の月：",
+                newer: "次の月：",
+                current: "現在のフィード",
                 all_feeds: "すべてのフィード",
                 latest: "最新の記事",
                 empty: "まだ記事がありません。",
                 date: "%Y年%-m月%-d日 %H:%M",
+                month: "%Y年%-m月",
                 locale: Locale::ja_JP,
             },
             "ar" => Words {
@@ -313,10 +410,15 @@ impl Words {
                 copy: "نسخ",
                 copied: "تم النسخ",
                 also: "متاحة أيضًا بصيغة",
+                archive_explain: "هذا أرشيف شهري: كل مقالات شهر واحد في مستند Atom واحد لا يتغير بعد الآن. تستخدمه برامج قراءة الخلاصات التي تقرأ الأرشيف لاستكمال المقالات الأقدم. لمتابعة المقالات الجديدة، اشترك في الخلاصة الحالية.",
+                older: "الأقدم: ",
+                newer: "الأحدث: ",
+                current: "الخلاصة الحالية",
                 all_feeds: "كل الخلاصات",
                 latest: "أحدث المقالات",
                 empty: "لا توجد مقالات بعد.",
                 date: "%-d %B %Y، %H:%M",
+                month: "%B %Y",
                 locale: Locale::ar_EG,
             },
             _ => Words {
@@ -325,10 +427,15 @@ impl Words {
                 copy: "Copy",
                 copied: "Copied",
                 also: "Also as",
+                archive_explain: "This is a monthly archive: every article of one month in a single Atom document that no longer changes. Feed readers that read archives use it to fill in older articles. To follow new articles, subscribe to the current feed.",
+                older: "Older: ",
+                newer: "Newer: ",
+                current: "Current feed",
                 all_feeds: "All feeds",
                 latest: "Latest articles",
                 empty: "No articles yet.",
                 date: "%B %-d, %Y, %H:%M",
+                month: "%B %Y",
                 locale: Locale::en_US,
             },
         }
@@ -363,5 +470,17 @@ mod tests {
         assert_eq!(date("en"), "December 4, 2026, 09:05");
         assert_eq!(date("de"), "December 4, 2026, 09:05");
         assert!(date("ar").starts_with("4 ديسمبر 2026"), "{}", date("ar"));
+    }
+
+    #[test]
+    fn months_follow_the_language() {
+        let month = Month::parse("2026-10").expect("month");
+        let name = |code: &str| month_name(&Words::of(code), month);
+        assert_eq!(name("id"), "Oktober 2026");
+        assert_eq!(name("fr"), "octobre 2026");
+        assert_eq!(name("en"), "October 2026");
+        assert_eq!(name("zh"), "2026年10月");
+        assert_eq!(name("ja"), "2026年10月");
+        assert_eq!(name("ar"), "أكتوبر 2026");
     }
 }

@@ -124,7 +124,8 @@ impl<S: ArticleStore> Builder<S> {
                 })
                 .await
             }
-            Resource::Archive { lang, month } => {
+            Resource::Archive { lang, month } | Resource::ArchivePreview { lang, month } => {
+                let page = matches!(resource, Resource::ArchivePreview { .. });
                 let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
                 let _turn = self
                     .archive_builds
@@ -142,7 +143,10 @@ impl<S: ArticleStore> Builder<S> {
                 self.blocking(true, move || {
                     let language = config.languages.get(lang).ok_or(BuildError::Unknown)?;
                     let feed = archive::build(&config, language, month, &found);
-                    represent(&config, &feed, Format::Atom)
+                    match page {
+                        true => Ok(archive_preview(&config, &feed, month, &found)),
+                        false => represent(&config, &feed, Format::Atom),
+                    }
                 })
                 .await
             }
@@ -288,6 +292,22 @@ fn render_feed_with(
 /// `feed`'s preview page, offering its URL in `format`, compressed.
 fn preview(config: &Config, feed: &feed::Feed, format: Format) -> Representation {
     let page = render::preview(config, feed, format);
+    Representation::new(HTML_TYPE, page.html, Some(feed.updated), None).with_policy(&page.policy)
+}
+
+/// The page of `feed`, the archive of `month` whose neighbours `found` names.
+fn archive_preview(
+    config: &Config,
+    feed: &feed::Feed,
+    month: Month,
+    found: &archive::MonthRows,
+) -> Representation {
+    let months = render::ArchiveMonths {
+        month,
+        older: found.prev,
+        newer: found.next,
+    };
+    let page = render::archive_preview(config, feed, &months);
     Representation::new(HTML_TYPE, page.html, Some(feed.updated), None).with_policy(&page.policy)
 }
 

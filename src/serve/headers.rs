@@ -37,7 +37,7 @@ impl CacheControl {
     /// The value for `resource`.
     pub fn of(&self, resource: Resource) -> &HeaderValue {
         match resource {
-            Resource::Archive { .. } => &self.archives,
+            Resource::Archive { .. } | Resource::ArchivePreview { .. } => &self.archives,
             _ => &self.feeds,
         }
     }

@@ -47,6 +47,7 @@ impl LastGood {
     fn kept(&self, resource: Resource) -> Option<&RwLock<Option<Arc<Representation>>>> {
         match resource {
             Resource::Archive { .. }
+            | Resource::ArchivePreview { .. }
             | Resource::Preview { .. }
             | Resource::Tag { .. }
             | Resource::TagPreview { .. } => None,

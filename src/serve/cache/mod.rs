@@ -265,9 +265,10 @@ impl<S: ArticleStore> FeedCache<S> {
     /// share their language's generation, so they have none.
     fn hot_slot(&self, resource: Resource, slot: usize) -> Option<&HotSlot> {
         match resource {
-            Resource::Archive { .. } | Resource::Preview { .. } | Resource::TagPreview { .. } => {
-                None
-            }
+            Resource::Archive { .. }
+            | Resource::ArchivePreview { .. }
+            | Resource::Preview { .. }
+            | Resource::TagPreview { .. } => None,
             _ => self.hot.get(slot),
         }
     }
@@ -399,6 +400,8 @@ fn render_kind(resource: Resource) -> usize {
         Resource::Opml => 3,
         Resource::Index => 4,
         Resource::NewsSitemap { .. } | Resource::SitemapIndex => 5,
-        Resource::Preview { .. } | Resource::TagPreview { .. } => 6,
+        Resource::Preview { .. }
+        | Resource::TagPreview { .. }
+        | Resource::ArchivePreview { .. } => 6,
     }
 }

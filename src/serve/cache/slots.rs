@@ -1,9 +1,9 @@
 //! A dense index for every resource the configuration defines, so that
 //! generations and hot slots are plain arrays: feeds by (language, section,
 //! format), then the OPML list and the index page, then one slot per language
-//! that all its archive months share, then each language's news sitemap and
-//! the sitemap index, then one slot per language that all its preview pages
-//! share.
+//! that all its archive months and their pages share, then each language's
+//! news sitemap and the sitemap index, then one slot per language that all its
+//! preview pages share.
 
 use crate::config::Config;
 use crate::urls::{Format, Resource};
@@ -45,7 +45,9 @@ impl Slots {
             }
             Resource::Opml => Some(feeds),
             Resource::Index => Some(feeds + 1),
-            Resource::Archive { lang, .. } => self.archives(lang),
+            Resource::Archive { lang, .. } | Resource::ArchivePreview { lang, .. } => {
+                self.archives(lang)
+            }
             Resource::NewsSitemap { lang } => {
                 (lang < self.langs).then_some(feeds + 2 + self.langs + lang)
             }
@@ -68,9 +70,9 @@ impl Slots {
         (lang < self.langs).then_some(self.feeds() + 2 + 2 * self.langs + 1 + lang)
     }
 
-    /// The one slot all archive months of language `lang` share: any write
-    /// touching the language retires them all (months are unbounded, and
-    /// archives are rarely read).
+    /// The one slot all archive months of language `lang`, and their pages,
+    /// share: any write touching the language retires them all (months are
+    /// unbounded, and archives are rarely read).
     pub fn archives(self, lang: usize) -> Option<usize> {
         (lang < self.langs).then_some(self.feeds() + 2 + lang)
     }
@@ -114,10 +116,13 @@ mod tests {
         mark(Resource::SitemapIndex);
         for lang in 0..config.languages.len() {
             mark(Resource::NewsSitemap { lang });
-            mark(Resource::Archive {
-                lang,
-                month: Month::parse("2026-01").expect("month"),
-            });
+            let month = Month::parse("2026-01").expect("month");
+            mark(Resource::Archive { lang, month });
+            assert_eq!(
+                slots.of(Resource::ArchivePreview { lang, month }),
+                slots.archives(lang),
+                "an archive's page goes with its archive"
+            );
             mark(Resource::Preview {
                 lang,
                 section: None,
