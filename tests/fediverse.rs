@@ -225,6 +225,55 @@ async fn posts_are_notes_with_the_feed_s_items() {
     server.stop().await;
 }
 
+/// The titles (the `strong` that opens each post) on outbox page `page`.
+async fn outbox_titles(server: &TestServer<SqliteStore>, page: usize) -> Vec<String> {
+    let doc = get_json(server, &format!("/ap/fr/outbox?page={page}")).await;
+    doc["orderedItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|create| {
+            let content = create["object"]["content"].as_str().unwrap();
+            let title = content.strip_prefix("<p><strong>").unwrap();
+            title.split_once("</strong>").unwrap().0.to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_outbox_shows_a_write_at_once() {
+    let server = server().await;
+    // Read first, so the items are kept and the write has them to retire.
+    let before = outbox_titles(&server, 1).await;
+    put(&server, &news("outbox-baru", "Une nouvelle toute fraîche")).await;
+    let after = outbox_titles(&server, 1).await;
+    assert_eq!(after[0], "Une nouvelle toute fraîche");
+    assert_eq!(
+        after[1..],
+        before[..after.len() - 1],
+        "the rest moved down one"
+    );
+    let collection = get_json(&server, "/ap/fr/outbox").await;
+    let feed = common::parse_feed(&server.get("/fr/rss.xml").await.body);
+    assert_eq!(collection["totalItems"], feed.entries.len());
+
+    let res = send(
+        server.addr,
+        "DELETE",
+        "/api/v1/articles/outbox-baru",
+        &[common::AUTH],
+        Bytes::new(),
+    )
+    .await;
+    assert!(res.status.is_success(), "{}", res.text());
+    assert_eq!(
+        outbox_titles(&server, 1).await,
+        before,
+        "and goes with a retraction"
+    );
+    server.stop().await;
+}
+
 /// A fediverse user on a server the test runs: its actor document (with
 /// `published_key`'s public half), and an inbox that takes anything.
 struct Remote {

@@ -13,6 +13,8 @@
 //! GET  /ap/actor                     the site's own actor
 //! ```
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -30,7 +32,7 @@ use crate::config::Language;
 use crate::fedi::{self, ACTIVITY_JSON, documents, inbox};
 use crate::feed::{self, Item};
 use crate::store::ArticleStore;
-use crate::urls;
+use crate::urls::{self, Format, Resource};
 
 /// Whether `path` is one of the fediverse's routes.
 pub fn is_fedi_path(path: &str) -> bool {
@@ -61,7 +63,7 @@ pub async fn respond<S: ArticleStore>(app: &App<S>, req: Request<Incoming>) -> R
             None => unknown_account(account),
         },
         ["ap", account, "outbox"] if read => match account_of(app, account) {
-            Some((_, lang)) => outbox(app, &req, lang).await,
+            Some((index, lang)) => outbox(app, &req, index, lang).await,
             None => unknown_account(account),
         },
         ["ap", account, "followers"] if read => match account_of(app, account) {
@@ -253,19 +255,37 @@ async fn followers<S: ArticleStore>(app: &App<S>, lang: &Language) -> Response<B
     }
 }
 
-/// The language feed's items, as the feed has them.
-async fn items<S: ArticleStore>(app: &App<S>, lang: &Language) -> Option<Vec<Item>> {
+/// The items of the feed of `lang` (at `index` in the configuration), as the
+/// feed has them: kept while the feed's generation stays, else built again.
+async fn items<S: ArticleStore>(
+    app: &App<S>,
+    index: usize,
+    lang: &Language,
+) -> Option<Arc<[Item]>> {
+    let feed = Resource::Feed {
+        lang: index,
+        section: None,
+        format: Format::Json,
+    };
+    // Read before the rows: a write retiring the feed meanwhile moves the
+    // generation on, so what is built here is kept under the older one.
+    let generation = app.cache.generation_of(feed)?;
+    if let Some(items) = app.fedi.outbox_items(index, generation) {
+        return Some(items);
+    }
     let rows = app
         .store
         .feed_rows(feed::query(&app.config, lang, None))
         .await
         .ok()?;
-    Some(feed::build(&app.config, lang, None, &rows).items)
+    let items = feed::build(&app.config, lang, None, &rows).items;
+    Some(app.fedi.keep_outbox_items(index, generation, items))
 }
 
 async fn outbox<S: ArticleStore>(
     app: &App<S>,
     req: &Request<Incoming>,
+    index: usize,
     lang: &Language,
 ) -> Response<Body> {
     let page = req
@@ -283,7 +303,7 @@ async fn outbox<S: ArticleStore>(
             );
         }
     };
-    let Some(items) = items(app, lang).await else {
+    let Some(items) = items(app, index, lang).await else {
         return unavailable("the outbox cannot be read now");
     };
     let per_page = app.config.activitypub.outbox_page_items.get();

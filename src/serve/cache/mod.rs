@@ -244,8 +244,10 @@ impl<S: ArticleStore> FeedCache<S> {
         self.rendered.invalidate_all();
     }
 
-    /// The current generation of `resource`.
-    fn generation_of(&self, resource: Resource) -> Option<u64> {
+    /// The current generation of `resource`: it moves on whenever a write
+    /// retires the resource, so what was built from the store under one
+    /// generation is current exactly while the generation stays.
+    pub fn generation_of(&self, resource: Resource) -> Option<u64> {
         if let Resource::Tag { lang, tag, .. } | Resource::TagPreview { lang, tag, .. } = resource {
             return Some(self.tag_generations.of(lang, &tag));
         }
