@@ -12,9 +12,10 @@ pub mod documents;
 pub mod inbox;
 pub mod keys;
 pub mod message_signature;
+pub mod outbox;
 pub mod signature;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -92,15 +93,7 @@ pub struct Fedi {
     /// Hosts that refused a draft-cavage signature and took an RFC 9421 one.
     rfc9421_hosts: moka::future::Cache<String, ()>,
     stats: deliver::DeliveryStats,
-    /// Each language's feed items as its outbox pages them, with the feed's
-    /// generation they were built under (see [`Fedi::outbox_items`]).
-    outbox_items: Vec<Mutex<Option<KeptItems>>>,
-}
-
-/// A language's feed items, and the feed's generation they were built under.
-struct KeptItems {
-    generation: u64,
-    items: Arc<[Item]>,
+    outboxes: outbox::Outboxes,
 }
 
 impl Fedi {
@@ -126,43 +119,14 @@ impl Fedi {
             wake: Arc::new(Notify::new()),
             rfc9421_hosts: moka::future::Cache::new(100_000),
             stats: deliver::DeliveryStats::default(),
-            outbox_items: config.languages.iter().map(|_| Mutex::default()).collect(),
+            outboxes: outbox::Outboxes::new(&config),
             config,
         }
     }
 
-    /// The items of language `lang`'s outbox built under the feed's
-    /// `generation`, if they are kept: servers and crawlers page through an
-    /// outbox, and each page would otherwise read and build the whole feed.
-    pub fn outbox_items(&self, lang: usize, generation: u64) -> Option<Arc<[Item]>> {
-        let kept = self.outbox_items.get(lang)?;
-        match &*kept.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some(kept) if kept.generation == generation => Some(Arc::clone(&kept.items)),
-            _ => None,
-        }
-    }
-
-    /// Keeps `items`, built under `generation`, for [`Fedi::outbox_items`];
-    /// a slower build under an older generation never replaces a newer one.
-    /// Items keep no body: posts show the title and summary only.
-    pub fn keep_outbox_items(&self, lang: usize, generation: u64, items: Vec<Item>) -> Arc<[Item]> {
-        let items: Arc<[Item]> = items
-            .into_iter()
-            .map(|item| Item {
-                content_html: String::new(),
-                ..item
-            })
-            .collect();
-        if let Some(kept) = self.outbox_items.get(lang) {
-            let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
-            if kept.as_ref().is_none_or(|k| k.generation <= generation) {
-                *kept = Some(KeptItems {
-                    generation,
-                    items: Arc::clone(&items),
-                });
-            }
-        }
-        items
+    /// Each language's outbox, kept while its feed stays as it is.
+    pub fn outboxes(&self) -> &outbox::Outboxes {
+        &self.outboxes
     }
 
     /// Starts the delivery worker, which ends when `fedi` or `store` goes.

@@ -29,8 +29,9 @@ use super::body::{self, BodyError};
 use super::response::{Body, text};
 use crate::app::App;
 use crate::config::Language;
+use crate::fedi::outbox::Outbox;
 use crate::fedi::{self, ACTIVITY_JSON, documents, inbox};
-use crate::feed::{self, Item};
+use crate::feed;
 use crate::store::ArticleStore;
 use crate::urls::{self, Format, Resource};
 
@@ -125,16 +126,19 @@ fn unknown_account(account: &str) -> Response<Body> {
 
 /// An ActivityPub document.
 fn activity_json(value: &Value) -> Response<Body> {
-    with_type(value, ACTIVITY_JSON)
+    with_type(json_bytes(value), ACTIVITY_JSON)
 }
 
 fn jrd(value: Value) -> Response<Body> {
-    with_type(&value, "application/jrd+json")
+    with_type(json_bytes(&value), "application/jrd+json")
 }
 
-fn with_type(value: &Value, content_type: &'static str) -> Response<Body> {
-    let bytes = serde_json::to_vec(value).unwrap_or_default();
-    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+fn json_bytes(value: &Value) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}
+
+fn with_type(json: Bytes, content_type: &'static str) -> Response<Body> {
+    let mut response = Response::new(Full::new(json));
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
@@ -208,7 +212,7 @@ fn webfinger<S: ArticleStore>(app: &App<S>, req: &Request<Incoming>) -> Response
 async fn nodeinfo<S: ArticleStore>(app: &App<S>) -> Response<Body> {
     let posts = app.store.article_count().await.unwrap_or(0);
     with_type(
-        &documents::nodeinfo(&app.config, posts),
+        json_bytes(&documents::nodeinfo(&app.config, posts)),
         "application/json; profile=\"http://nodeinfo.diaspora.software/ns/schema/2.1#\"",
     )
 }
@@ -255,13 +259,13 @@ async fn followers<S: ArticleStore>(app: &App<S>, lang: &Language) -> Response<B
     }
 }
 
-/// The items of the feed of `lang` (at `index` in the configuration), as the
-/// feed has them: kept while the feed's generation stays, else built again.
-async fn items<S: ArticleStore>(
+/// The outbox of `lang` (at `index` in the configuration): the one kept
+/// while its feed's generation stays, else built from the store again.
+async fn kept_outbox<S: ArticleStore>(
     app: &App<S>,
     index: usize,
     lang: &Language,
-) -> Option<Arc<[Item]>> {
+) -> Option<Arc<Outbox>> {
     let feed = Resource::Feed {
         lang: index,
         section: None,
@@ -270,8 +274,9 @@ async fn items<S: ArticleStore>(
     // Read before the rows: a write retiring the feed meanwhile moves the
     // generation on, so what is built here is kept under the older one.
     let generation = app.cache.generation_of(feed)?;
-    if let Some(items) = app.fedi.outbox_items(index, generation) {
-        return Some(items);
+    let outboxes = app.fedi.outboxes();
+    if let Some(outbox) = outboxes.get(index, generation) {
+        return Some(outbox);
     }
     let rows = app
         .store
@@ -279,7 +284,7 @@ async fn items<S: ArticleStore>(
         .await
         .ok()?;
     let items = feed::build(&app.config, lang, None, &rows).items;
-    Some(app.fedi.keep_outbox_items(index, generation, items))
+    Some(outboxes.keep(&app.config, index, generation, items))
 }
 
 async fn outbox<S: ArticleStore>(
@@ -303,12 +308,11 @@ async fn outbox<S: ArticleStore>(
             );
         }
     };
-    let Some(items) = items(app, index, lang).await else {
+    let Some(outbox) = kept_outbox(app, index, lang).await else {
         return unavailable("the outbox cannot be read now");
     };
-    let per_page = app.config.activitypub.outbox_page_items.get();
-    match documents::outbox(&app.config, lang, &items, page, per_page) {
-        Some(doc) => activity_json(&doc),
+    match outbox.page(&app.config, lang, page) {
+        Some(json) => with_type(json, ACTIVITY_JSON),
         None => text(
             StatusCode::NOT_FOUND,
             format!("404 Not Found: the outbox has no page {page}.\n"),
