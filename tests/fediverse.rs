@@ -257,15 +257,7 @@ async fn the_outbox_shows_a_write_at_once() {
     let feed = common::parse_feed(&server.get("/fr/rss.xml").await.body);
     assert_eq!(collection["totalItems"], feed.entries.len());
 
-    let res = send(
-        server.addr,
-        "DELETE",
-        "/api/v1/articles/outbox-baru",
-        &[common::AUTH],
-        Bytes::new(),
-    )
-    .await;
-    assert!(res.status.is_success(), "{}", res.text());
+    retract(&server, "outbox-baru").await;
     assert_eq!(
         outbox_titles(&server, 1).await,
         before,
@@ -881,15 +873,7 @@ async fn a_fedify_server_follows_an_account_and_receives_its_posts() {
     );
 
     // A retraction: a Delete of it.
-    let res = send(
-        server.addr,
-        "DELETE",
-        "/api/v1/articles/kereta-cepat-baru",
-        &[common::AUTH],
-        Bytes::new(),
-    )
-    .await;
-    assert!(res.status.is_success(), "{}", res.text());
+    retract(&server, "kereta-cepat-baru").await;
     let delete = next().await;
     assert_eq!(delete["type"], "Delete");
     assert_eq!(delete["objectId"], note_id);
@@ -899,6 +883,13 @@ async fn a_fedify_server_follows_an_account_and_receives_its_posts() {
         .expect("the peer's status");
     assert!(status.success());
     server.stop().await;
+}
+
+/// Deletes article `id` through the write API.
+async fn retract(server: &TestServer<SqliteStore>, id: &str) {
+    let path = format!("/api/v1/articles/{id}");
+    let res = send(server.addr, "DELETE", &path, &[common::AUTH], Bytes::new()).await;
+    assert!(res.status.is_success(), "{}", res.text());
 }
 
 async fn put(server: &TestServer<SqliteStore>, article: &Value) {
