@@ -606,6 +606,10 @@ async fn archives_have_their_page_too() {
         "the month, in French"
     );
     assert!(
+        page.contains("<h1>Kabar Nusantara (français) — septembre 2026</h1>"),
+        "the title too: 2026-09 would read backwards in Arabic"
+    );
+    assert!(
         page.contains("archive mensuelle"),
         "says what an archive is"
     );

@@ -100,71 +100,52 @@ pub fn render_archive(config: &Config, feed: &Feed, months: &ArchiveMonths) -> P
     page(config, feed, Format::Atom, Some(months))
 }
 
+/// What a feed's page and an archive's page show differently.
+struct Shown {
+    /// The page's title and `h1`, escaped.
+    title: String,
+    /// The formats the page links as alternates.
+    formats: &'static [Format],
+    explain: &'static str,
+    /// The links under the URL to copy (before "All feeds").
+    links: String,
+    /// Over the items, escaped.
+    heading: String,
+}
+
+impl Shown {
+    fn feed(feed: &Feed, words: &Words, format: Format) -> Shown {
+        Shown {
+            title: esc(&feed.title),
+            formats: &Format::ALL,
+            explain: words.explain,
+            links: format_links(feed, words, format),
+            heading: words.latest.to_owned(),
+        }
+    }
+
+    /// An archive is an Atom document only: its other formats would be the
+    /// subscription feed's.
+    fn archive(config: &Config, feed: &Feed, words: &Words, months: &ArchiveMonths) -> Shown {
+        Shown {
+            title: esc(&archive_title(feed, words, months.month)),
+            formats: &[Format::Atom],
+            explain: words.archive_explain,
+            links: archive_links(config, feed, words, months),
+            heading: esc(&month_name(words, months.month)),
+        }
+    }
+}
+
 fn page(config: &Config, feed: &Feed, format: Format, archive: Option<&ArchiveMonths>) -> Preview {
     let words = Words::of(&feed.lang);
-    let lang = esc(&feed.lang);
-    let dir = feed.direction.as_str();
-    let title = esc(&feed.title);
-    let feed_url = esc(feed.urls.get(format));
-    // An archive is an Atom document only: its other formats would be the
-    // subscription feed's.
-    let formats: &[Format] = match archive {
-        Some(_) => &[Format::Atom],
-        None => &Format::ALL,
+    let shown = match archive {
+        Some(months) => Shown::archive(config, feed, &words, months),
+        None => Shown::feed(feed, &words, format),
     };
     let mut out = String::with_capacity(8192 + feed.items.len() * 1024);
-    let _ = write!(
-        out,
-        "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"{dir}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex, follow\">\n\
-         <title>{title} · {label}</title>\n<link rel=\"canonical\" href=\"{canonical}\">\n",
-        label = format_label(format),
-        canonical = esc(feed.preview_url.as_deref().unwrap_or_default()),
-    );
-    if let Some(icon) = &config.site.icon {
-        let _ = writeln!(out, "<link rel=\"icon\" href=\"{}\">", esc(icon.as_str()));
-    }
-    for &f in formats {
-        let _ = writeln!(
-            out,
-            "<link rel=\"alternate\" type=\"{}\" title=\"{title} ({})\" href=\"{}\">",
-            f.media_type(),
-            format_label(f),
-            esc(feed.urls.get(f)),
-        );
-    }
-    let _ = write!(
-        out,
-        "<style>{STYLE}</style>\n</head>\n<body>\n<header>\n\
-         <p class=\"kind\" dir=\"ltr\">{label}</p>\n<h1>{title}</h1>\n<p class=\"desc\">{desc}</p>\n\
-         <section class=\"about\">\n<h2>{what}</h2>\n<p>{explain}</p>\n\
-         <div class=\"copy\"><input id=\"feed-url\" type=\"url\" dir=\"ltr\" readonly value=\"{feed_url}\" aria-label=\"{label}\">\
-         <button type=\"button\" hidden data-copy=\"feed-url\" data-done=\"{copied}\">{copy}</button></div>\n\
-         <p class=\"links\">",
-        label = format_label(format),
-        desc = esc(&feed.description),
-        what = words.what,
-        explain = match archive {
-            Some(_) => words.archive_explain,
-            None => words.explain,
-        },
-        copied = words.copied,
-        copy = words.copy,
-    );
-    let (links, heading) = match archive {
-        Some(months) => (
-            archive_links(config, feed, &words, months),
-            esc(&month_name(&words, months.month)),
-        ),
-        None => (format_links(feed, &words, format), words.latest.to_owned()),
-    };
-    let _ = write!(
-        out,
-        "{links} · <a href=\"{}\">{}</a></p>\n</section>\n</header>\n<main>\n<h2>{heading}</h2>\n",
-        esc(&urls::index_url(config)),
-        words.all_feeds,
-    );
+    write_head(&mut out, config, feed, format, &shown);
+    write_header(&mut out, config, feed, format, &words, &shown);
     if feed.items.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", words.empty);
     }
@@ -183,6 +164,70 @@ fn page(config: &Config, feed: &Feed, format: Format, archive: Option<&ArchiveMo
         html: out.into_bytes(),
         policy: policy(config, feed),
     }
+}
+
+/// From the doctype to the end of `head`: language and direction, title,
+/// canonical URL, icon, the feed's formats, the style sheet.
+fn write_head(out: &mut String, config: &Config, feed: &Feed, format: Format, shown: &Shown) {
+    let title = &shown.title;
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"{dir}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"robots\" content=\"noindex, follow\">\n\
+         <title>{title} · {label}</title>\n<link rel=\"canonical\" href=\"{canonical}\">\n",
+        lang = esc(&feed.lang),
+        dir = feed.direction.as_str(),
+        label = format_label(format),
+        canonical = esc(feed.preview_url.as_deref().unwrap_or_default()),
+    );
+    if let Some(icon) = &config.site.icon {
+        let _ = writeln!(out, "<link rel=\"icon\" href=\"{}\">", esc(icon.as_str()));
+    }
+    for &f in shown.formats {
+        let _ = writeln!(
+            out,
+            "<link rel=\"alternate\" type=\"{}\" title=\"{title} ({})\" href=\"{}\">",
+            f.media_type(),
+            format_label(f),
+            esc(feed.urls.get(f)),
+        );
+    }
+    let _ = write!(out, "<style>{STYLE}</style>\n</head>\n");
+}
+
+/// The page's header (title, what a feed is, the URL to copy, links) and
+/// the heading over the items.
+fn write_header(
+    out: &mut String,
+    config: &Config,
+    feed: &Feed,
+    format: Format,
+    words: &Words,
+    shown: &Shown,
+) {
+    let _ = write!(
+        out,
+        "<body>\n<header>\n\
+         <p class=\"kind\" dir=\"ltr\">{label}</p>\n<h1>{title}</h1>\n<p class=\"desc\">{desc}</p>\n\
+         <section class=\"about\">\n<h2>{what}</h2>\n<p>{explain}</p>\n\
+         <div class=\"copy\"><input id=\"feed-url\" type=\"url\" dir=\"ltr\" readonly value=\"{feed_url}\" aria-label=\"{label}\">\
+         <button type=\"button\" hidden data-copy=\"feed-url\" data-done=\"{copied}\">{copy}</button></div>\n\
+         <p class=\"links\">{links} · <a href=\"{index}\">{all_feeds}</a></p>\n</section>\n</header>\n\
+         <main>\n<h2>{heading}</h2>\n",
+        label = format_label(format),
+        title = shown.title,
+        desc = esc(&feed.description),
+        what = words.what,
+        explain = shown.explain,
+        feed_url = esc(feed.urls.get(format)),
+        copied = words.copied,
+        copy = words.copy,
+        links = shown.links,
+        index = esc(&urls::index_url(config)),
+        all_feeds = words.all_feeds,
+        heading = shown.heading,
+    );
 }
 
 /// "Also as" and the feed's other formats.
@@ -221,6 +266,17 @@ fn archive_links(config: &Config, feed: &Feed, words: &Words, months: &ArchiveMo
         words.current,
     ));
     links.join(" · ")
+}
+
+/// An archive's title with its month written the language's way: the
+/// document's `YYYY-MM` reads backwards in right-to-left text, where the two
+/// numbers are laid out as separate runs.
+fn archive_title(feed: &Feed, words: &Words, month: Month) -> String {
+    let suffix = format!(" — {month}");
+    match feed.title.strip_suffix(&suffix) {
+        Some(title) => format!("{title} — {}", month_name(words, month)),
+        None => feed.title.clone(),
+    }
 }
 
 /// `month` as the language writes a month of a year.
