@@ -266,6 +266,32 @@ async fn the_outbox_shows_a_write_at_once() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_post_reads_the_same_from_the_kept_outbox_and_from_the_store() {
+    // Feeds of one item: the newest post is kept with the outbox, the others
+    // are read from the store.
+    let server = Site::serve_api_public(|t| loopback(t).replace("items = 50", "items = 1")).await;
+    let mut first = news("pertama", "La première");
+    first["published"] = json!((chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339());
+    put(&server, &first).await;
+    let path = "/ap/fr/notes/pertama";
+    let kept = server.get_with(path, &[ACTIVITY]).await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.text());
+    assert_eq!(outbox_titles(&server, 1).await, ["La première"]);
+    let browser = server.get(path).await;
+    assert_eq!(browser.status, StatusCode::SEE_OTHER);
+
+    put(&server, &news("kedua", "La deuxième")).await;
+    assert_eq!(outbox_titles(&server, 1).await, ["La deuxième"]);
+    let stored = server.get_with(path, &[ACTIVITY]).await;
+    assert_eq!(stored.status, StatusCode::OK);
+    assert_eq!(stored.text(), kept.text(), "the same post either way");
+    assert_eq!(stored.header("content-type"), kept.header("content-type"));
+    let from_store = server.get(path).await;
+    assert_eq!(from_store.header("location"), browser.header("location"));
+    server.stop().await;
+}
+
 /// A fediverse user on a server the test runs: its actor document (with
 /// `published_key`'s public half), and an inbox that takes anything.
 struct Remote {

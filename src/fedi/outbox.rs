@@ -1,6 +1,7 @@
 //! Each language's outbox, kept while its feed stays as it is: servers and
 //! crawlers page through an outbox, and each page would otherwise read and
-//! build the whole feed and write its posts again.
+//! build the whole feed and write its posts again. The posts are kept too: a
+//! boost sends every server that sees it to fetch the post, within seconds.
 //!
 //! An outbox is kept under the generation of the language's feed it was built
 //! from (`serve::cache`): a write that retires the feed moves the generation
@@ -27,6 +28,14 @@ pub struct Outbox {
     /// The collection (0) and then each page, as JSON, written when first
     /// asked for.
     pages: Box<[OnceLock<Bytes>]>,
+    /// Each item's post (`Note`), as JSON, written when first asked for.
+    notes: Box<[OnceLock<Bytes>]>,
+}
+
+/// A kept post: its JSON, and the page a browser is sent to instead.
+pub struct KeptNote {
+    pub json: Bytes,
+    pub link: String,
 }
 
 impl Outboxes {
@@ -57,6 +66,7 @@ impl Outboxes {
     ) -> Arc<Outbox> {
         let per_page = config.activitypub.outbox_page_items.get();
         let pages = items.len().div_ceil(per_page).max(1);
+        let items_len = items.len();
         let outbox = Arc::new(Outbox {
             generation,
             items: items
@@ -67,6 +77,7 @@ impl Outboxes {
                 })
                 .collect(),
             pages: (0..=pages).map(|_| OnceLock::new()).collect(),
+            notes: (0..items_len).map(|_| OnceLock::new()).collect(),
         });
         if let Some(kept) = self.kept.get(lang) {
             let mut kept = kept.lock().unwrap_or_else(PoisonError::into_inner);
@@ -91,5 +102,19 @@ impl Outbox {
                 .unwrap_or_default()
         });
         (!json.is_empty()).then(|| json.clone())
+    }
+
+    /// The post of article `article_id`, if the feed holds it.
+    pub fn note(&self, config: &Config, lang: &Language, article_id: &str) -> Option<KeptNote> {
+        let at = self.items.iter().position(|i| i.article_id == article_id)?;
+        let (item, slot) = (self.items.get(at)?, self.notes.get(at)?);
+        let json = slot.get_or_init(|| {
+            let note = documents::note(config, lang, item);
+            Bytes::from(serde_json::to_vec(&note).unwrap_or_default())
+        });
+        Some(KeptNote {
+            json: json.clone(),
+            link: item.link.clone(),
+        })
     }
 }

@@ -72,7 +72,7 @@ pub async fn respond<S: ArticleStore>(app: &App<S>, req: Request<Incoming>) -> R
             None => unknown_account(account),
         },
         ["ap", account, "notes", id] if read => match account_of(app, account) {
-            Some((_, lang)) => note(app, &req, lang, id).await,
+            Some((index, lang)) => note(app, &req, index, lang, id).await,
             None => unknown_account(account),
         },
         [".well-known", _] | ["nodeinfo", _] | ["ap", ..] if known_path(&segments) => {
@@ -320,12 +320,21 @@ async fn outbox<S: ArticleStore>(
     }
 }
 
+/// A post: from the kept outbox while the feed holds it, else from the store.
 async fn note<S: ArticleStore>(
     app: &App<S>,
     req: &Request<Incoming>,
+    index: usize,
     lang: &Language,
     id: &str,
 ) -> Response<Body> {
+    let kept = kept_outbox(app, index, lang).await;
+    if let Some(note) = kept.and_then(|outbox| outbox.note(&app.config, lang, id)) {
+        return match wants_activity(req) {
+            true => with_type(note.json, ACTIVITY_JSON),
+            false => see_other(&note.link),
+        };
+    }
     let article = match app.store.article(id.to_owned()).await {
         Ok(article) => article,
         Err(_) => return unavailable("the post cannot be read now"),
