@@ -335,6 +335,24 @@ async fn put(server: &TestServer<SqliteStore>, value: &serde_json::Value) {
     assert!(res.status.is_success(), "{}", res.text());
 }
 
+/// An article in Indonesian and Arabic published at `published`, with an image.
+fn arabic_with_image(id: &str, published: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": id,
+        "section": "world",
+        "published": published,
+        "image": {
+            "url": format!("https://kabar.example/img/{id}.jpg"),
+            "type": "image/jpeg",
+            "alt": "Pelabuhan pada pagi hari"
+        },
+        "versions": {
+            "id": {"translation": "original", "title": "Judul arsip", "body": "Isi."},
+            "ar": {"translation": "machine", "title": format!("مقال من الأرشيف {id}"), "body": "نص المقال."}
+        }
+    })
+}
+
 /// The variable naming the Chromium the browser test drives.
 const BROWSER_ENV: &str = "KABAR_TEST_BROWSER";
 
@@ -388,12 +406,24 @@ async fn a_real_browser_shows_the_page_and_a_reader_still_gets_the_feed() {
         browser_dir.join("node_modules/playwright-core").is_dir(),
         "{BROWSER_ENV} is set but tests/browser has no node_modules: run `npm ci` there"
     );
-    let server = start().await;
+    let server = common::Site::new().serve_api().await;
+    // Two closed months of Arabic articles, so that an archive has a page.
+    for (id, published) in [
+        ("arsip-september", "2026-09-12T09:00:00+07:00"),
+        ("arsip-oktober", "2026-10-05T09:00:00+07:00"),
+    ] {
+        put(&server, &arabic_with_image(id, published)).await;
+    }
     let shots = common::repo().join("target/browser-screenshots");
     std::fs::create_dir_all(&shots).expect("screenshot folder");
-    let urls: Vec<String> = ["/fr/rss.xml", "/ar/atom.xml"]
+    let paths = [
+        ("/fr/rss.xml", "fr", "ltr"),
+        ("/ar/atom.xml", "ar", "rtl"),
+        ("/ar/archive/2026-09/atom.xml", "ar", "rtl"),
+    ];
+    let urls: Vec<String> = paths
         .iter()
-        .map(|path| format!("http://{}{path}", server.addr))
+        .map(|(path, ..)| format!("http://{}{path}", server.addr))
         .collect();
     let addr = server.addr;
     let output = tokio::task::spawn_blocking(move || {
@@ -414,11 +444,8 @@ async fn a_real_browser_shows_the_page_and_a_reader_still_gets_the_feed() {
         String::from_utf8_lossy(&output.stderr)
     );
     let shown: Vec<Shown> = serde_json::from_slice(&output.stdout).expect("the script's JSON");
-    assert_eq!(shown.len(), 2);
-    for (page, (path, lang, dir)) in shown
-        .iter()
-        .zip([("/fr/rss.xml", "fr", "ltr"), ("/ar/atom.xml", "ar", "rtl")])
-    {
+    assert_eq!(shown.len(), paths.len());
+    for (page, (path, lang, dir)) in shown.iter().zip(paths) {
         assert_eq!(page.url, format!("http://{addr}{path}"));
         assert_eq!(page.status, 200, "{path}");
         assert_eq!(page.content_type, "text/html; charset=utf-8", "{path}");
