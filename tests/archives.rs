@@ -400,3 +400,28 @@ async fn sqlite_and_postgres_render_identical_archives() {
     // July and September in id, fr and en.
     assert_eq!(archives, 6);
 }
+
+#[tokio::test]
+async fn an_arabic_archive_s_month_reads_in_one_piece() {
+    let server = Site::new().serve_api().await;
+    let langs = ["ar", "fr"];
+    create(
+        &server,
+        &article("arsip-arab", "2026-10-15T10:00:00+07:00", &langs, "Arsip"),
+    )
+    .await;
+    let title = |xml: &[u8]| common::parse_feed(xml).title.expect("a title").content;
+    let ar = title(&server.get("/ar/atom.xml").await.body);
+    let ar_archive = title(&server.get("/ar/archive/2026-10/atom.xml").await.body);
+    // A left-to-right mark before the month: without it, after Arabic letters
+    // the two numbers read backwards (10-2026).
+    assert_eq!(ar_archive, format!("{ar} — \u{200E}2026-10"));
+    let fr = title(&server.get("/fr/atom.xml").await.body);
+    let fr_archive = title(&server.get("/fr/archive/2026-10/atom.xml").await.body);
+    assert_eq!(
+        fr_archive,
+        format!("{fr} — 2026-10"),
+        "no mark left to right"
+    );
+    server.stop().await;
+}

@@ -11,7 +11,7 @@
 //! bounded by publication time; their neighbours with one index step each way.
 
 use super::{Feed, History, build::tag_prefix};
-use crate::config::{Config, Language};
+use crate::config::{Config, Direction, Language};
 use crate::store::{ArticleStore, FeedQuery, FeedRow, Seek, StoreError};
 use crate::urls::{self, Month};
 
@@ -113,6 +113,16 @@ fn query(lang: &str, limit: usize, published_ms: std::ops::Range<i64>) -> FeedQu
     }
 }
 
+/// What goes before an archive title's `YYYY-MM`. After right-to-left
+/// letters its two numbers are laid out as separate runs and read backwards
+/// (`09-2026`); a left-to-right mark keeps them one run.
+pub fn month_mark(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Rtl => "\u{200E}",
+        Direction::Ltr => "",
+    }
+}
+
 /// The archive of `lang` for `month`: the month's items, marked as an archive
 /// and linked to the subscription feed and the archives either side of it.
 /// Its `updated` is its newest entry's, as for any feed.
@@ -120,7 +130,7 @@ pub fn build(config: &Config, lang: &Language, month: Month, found: &MonthRows) 
     let mut feed = super::build(config, lang, None, &found.rows);
     let code = lang.code();
     feed.id = format!("{}feed/{code}/archive/{month}", tag_prefix(config));
-    feed.title = format!("{} — {month}", feed.title);
+    feed.title = format!("{} — {}{month}", feed.title, month_mark(lang.direction));
     feed.preview_url = Some(urls::archive_preview_url(config, code, month));
     let subscription =
         std::mem::replace(&mut feed.urls.atom, urls::archive_url(config, code, month));

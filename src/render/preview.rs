@@ -17,7 +17,7 @@ use chrono::Locale;
 
 use super::format_label;
 use crate::config::Config;
-use crate::feed::{self, Feed, Item};
+use crate::feed::{self, Feed, Item, archive};
 use crate::text::{escape_html as esc, xml_safe};
 use crate::urls::{self, Format, Month};
 
@@ -268,11 +268,10 @@ fn archive_links(config: &Config, feed: &Feed, words: &Words, months: &ArchiveMo
     links.join(" · ")
 }
 
-/// An archive's title with its month written the language's way: the
-/// document's `YYYY-MM` reads backwards in right-to-left text, where the two
-/// numbers are laid out as separate runs.
+/// An archive's title with its month written the language's way, as a
+/// person reads it, rather than the document's `YYYY-MM`.
 fn archive_title(feed: &Feed, words: &Words, month: Month) -> String {
-    let suffix = format!(" — {month}");
+    let suffix = format!(" — {}{month}", archive::month_mark(feed.direction));
     match feed.title.strip_suffix(&suffix) {
         Some(title) => format!("{title} — {}", month_name(words, month)),
         None => feed.title.clone(),
