@@ -406,9 +406,20 @@ async fn keys() -> (SigningKey, SigningKey) {
     )
 }
 
+/// How a test request is signed.
+#[derive(Debug, Clone, Copy)]
+enum Signed {
+    /// draft-cavage `Signature`, with a `Digest`.
+    Cavage,
+    /// RFC 9421 `Signature-Input` and `Signature`, with a `Content-Digest`.
+    Rfc9421,
+}
+
 /// POSTs `body` to `path`, signed with `key` as `key_id` at `date`; `digest_of`
-/// is what the Digest is computed over (the body itself, normally).
-async fn post_signed(
+/// is what the digest is computed over (the body itself, normally).
+#[allow(clippy::too_many_arguments)]
+async fn post_as(
+    signed: Signed,
     server: &TestServer<SqliteStore>,
     path: &str,
     body: &[u8],
@@ -418,8 +429,76 @@ async fn post_signed(
     digest_of: &[u8],
 ) -> common::Response {
     let uri = target(server, path);
-    let fields = signature::sign(key, key_id, &Method::POST, &uri, Some(digest_of), date);
+    let fields = match signed {
+        Signed::Cavage => signature::sign(key, key_id, &Method::POST, &uri, Some(digest_of), date),
+        Signed::Rfc9421 => {
+            kabar::fedi::message_signature::sign(key, key_id, &Method::POST, &uri, digest_of, date)
+        }
+    };
     post_with(server, path, body, &fields).await
+}
+
+/// [`post_as`] with a draft-cavage signature, the one most servers send.
+async fn post_signed(
+    server: &TestServer<SqliteStore>,
+    path: &str,
+    body: &[u8],
+    key: &SigningKey,
+    key_id: &str,
+    date: SystemTime,
+    digest_of: &[u8],
+) -> common::Response {
+    post_as(
+        Signed::Cavage,
+        server,
+        path,
+        body,
+        key,
+        key_id,
+        date,
+        digest_of,
+    )
+    .await
+}
+
+/// POSTs `body` to the French inbox signed the `signed` way, but wrongly in
+/// each of three ways, and asserts each is refused: by another key than
+/// `key_id`'s (401), dated 13 hours ago (401), with the digest of another
+/// body (400).
+async fn assert_bad_signatures_refused(
+    signed: Signed,
+    server: &TestServer<SqliteStore>,
+    body: &[u8],
+    (key, other_key): (&SigningKey, &SigningKey),
+    key_id: &str,
+) {
+    let now = SystemTime::now();
+    let stale = now - Duration::from_secs(13 * 3600);
+    let cases: [(&str, &SigningKey, SystemTime, &[u8], StatusCode); 3] = [
+        ("wrong key", other_key, now, body, StatusCode::UNAUTHORIZED),
+        ("stale", key, stale, body, StatusCode::UNAUTHORIZED),
+        (
+            "digest of another body",
+            key,
+            now,
+            b"{}",
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (case, signer, date, digest_of, status) in cases {
+        let res = post_as(
+            signed,
+            server,
+            "/ap/fr/inbox",
+            body,
+            signer,
+            key_id,
+            date,
+            digest_of,
+        )
+        .await;
+        assert_eq!(res.status, status, "{signed:?}, {case}: {}", res.text());
+    }
 }
 
 fn target(server: &TestServer<SqliteStore>, path: &str) -> Uri {
@@ -502,42 +581,8 @@ async fn the_inbox_takes_only_requests_signed_by_their_actor() {
         "{}",
         unsigned.text()
     );
-    let cases: [(&str, &SigningKey, SystemTime, &[u8], StatusCode); 3] = [
-        (
-            "wrong key",
-            &other_key,
-            now,
-            &body,
-            StatusCode::UNAUTHORIZED,
-        ),
-        (
-            "stale",
-            &key,
-            now - Duration::from_secs(13 * 3600),
-            &body,
-            StatusCode::UNAUTHORIZED,
-        ),
-        (
-            "digest of another body",
-            &key,
-            now,
-            b"{}",
-            StatusCode::BAD_REQUEST,
-        ),
-    ];
-    for (case, signer, date, digest_of, status) in cases {
-        let res = post_signed(
-            &server,
-            "/ap/fr/inbox",
-            &body,
-            signer,
-            &peer.key_id(),
-            date,
-            digest_of,
-        )
-        .await;
-        assert_eq!(res.status, status, "{case}: {}", res.text());
-    }
+    let keys = (&key, &other_key);
+    assert_bad_signatures_refused(Signed::Cavage, &server, &body, keys, &peer.key_id()).await;
     // Signed by its key, but claiming another actor.
     let mut impostor = follow.clone();
     impostor["actor"] = json!("http://127.0.0.1:9/users/someone-else");
@@ -1193,23 +1238,6 @@ async fn rfc9421_signatures_are_checked_and_used_for_servers_that_need_them() {
     server.stop().await;
 }
 
-/// POSTs `body` to `path` signed the RFC 9421 way with `key` as `key_id`
-/// at `date`, its Content-Digest over `digest_of`.
-async fn post_rfc9421(
-    server: &TestServer<SqliteStore>,
-    path: &str,
-    body: &[u8],
-    key: &SigningKey,
-    key_id: &str,
-    date: SystemTime,
-    digest_of: &[u8],
-) -> common::Response {
-    let uri = target(server, path);
-    let fields =
-        kabar::fedi::message_signature::sign(key, key_id, &Method::POST, &uri, digest_of, date);
-    post_with(server, path, body, &fields).await
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn rfc9421_signatures_that_do_not_hold_are_refused() {
     let server = server().await;
@@ -1223,49 +1251,20 @@ async fn rfc9421_signatures_that_do_not_hold_are_refused() {
     })
     .to_string()
     .into_bytes();
-    let now = SystemTime::now();
-    let stale = now - Duration::from_secs(13 * 3600);
-    let cases: [(&str, &SigningKey, SystemTime, &[u8], StatusCode); 3] = [
-        (
-            "wrong key",
-            &other_key,
-            now,
-            &follow,
-            StatusCode::UNAUTHORIZED,
-        ),
-        ("stale", &key, stale, &follow, StatusCode::UNAUTHORIZED),
-        (
-            "digest of another body",
-            &key,
-            now,
-            b"{}",
-            StatusCode::BAD_REQUEST,
-        ),
-    ];
-    for (case, signer, date, digest_of, status) in cases {
-        let res = post_rfc9421(
-            &server,
-            "/ap/fr/inbox",
-            &follow,
-            signer,
-            &peer.key_id(),
-            date,
-            digest_of,
-        )
-        .await;
-        assert_eq!(res.status, status, "{case}: {}", res.text());
-    }
+    let keys = (&key, &other_key);
+    assert_bad_signatures_refused(Signed::Rfc9421, &server, &follow, keys, &peer.key_id()).await;
     assert_eq!(
         server.app.store.follower_count("fr".into()).await.unwrap(),
         0
     );
-    let res = post_rfc9421(
+    let res = post_as(
+        Signed::Rfc9421,
         &server,
         "/ap/fr/inbox",
         &follow,
         &key,
         &peer.key_id(),
-        now,
+        SystemTime::now(),
         &follow,
     )
     .await;
