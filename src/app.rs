@@ -310,7 +310,7 @@ async fn load_seed<S: ArticleStore>(store: &S, config: &Config) -> Result<(), St
     for failure in &report.failed {
         tracing::warn!(record = %failure.record, reason = %failure.reason, "demo article refused");
     }
-    skip_seed_for_hub(store)
+    skip_seed_for_push(store)
         .await
         .map_err(|source| StartError::Seed {
             path: folder.display().to_string(),
@@ -318,10 +318,12 @@ async fn load_seed<S: ArticleStore>(store: &S, config: &Config) -> Result<(), St
         })
 }
 
-/// Moves the hub's log position past the seed: a store just made has no
-/// subscribers, so its seed has no one to go to, and a subscriber who comes
-/// before the first catch-up must not get a delivery for it.
-async fn skip_seed_for_hub<S: ArticleStore>(store: &S) -> Result<(), StoreError> {
+/// Moves the positions of both push logs, the WebSub hub's and the
+/// fediverse's, past the seed: a seed is history, not news. A store just
+/// made has no subscribers and no followers, and one who comes before the
+/// first catch-up must not be sent the seed's articles.
+async fn skip_seed_for_push<S: ArticleStore>(store: &S) -> Result<(), StoreError> {
+    let now_ms = chrono::Utc::now().timestamp_millis();
     let from = store.hub_log_position().await?;
     let to = store.changes_since(from).await?.latest;
     if to > from {
@@ -331,8 +333,12 @@ async fn skip_seed_for_hub<S: ArticleStore>(store: &S) -> Result<(), StoreError>
             topics: crate::store::Topics::These(Vec::new()),
             committed_ms: 0,
         };
+        store.enqueue_deliveries(skip, now_ms).await?;
+    }
+    let from = store.fedi_log_position().await?;
+    if to > from {
         store
-            .enqueue_deliveries(skip, chrono::Utc::now().timestamp_millis())
+            .queue_fedi(from, to, Vec::new(), Vec::new(), now_ms)
             .await?;
     }
     Ok(())

@@ -23,7 +23,7 @@ use hyper::{Method, Request, Response, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use kabar::fedi::keys::SigningKey;
 use kabar::fedi::signature;
-use kabar::store::{ArticleStore, FediStore, Follower, PgStore, SqliteStore};
+use kabar::store::{ArticleStore, FediStore, Follower, HubStore, PgStore, SqliteStore};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpListener;
@@ -1084,6 +1084,21 @@ async fn postgres_replicas_deliver_each_activity_once() {
     assert_eq!(sent, 1);
     one.stop().await;
     two.stop().await;
+}
+
+#[tokio::test]
+async fn a_new_store_s_seed_is_not_news_for_its_followers() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = Site::new();
+    let file = dir.path().join("seeded.sqlite");
+    let store = kabar::app::open_sqlite(&site.config(), Some(&file), kabar::app::Seed::IfCreated)
+        .await
+        .unwrap();
+    let head = store.changes_since(0).await.unwrap().latest;
+    assert!(head > 0, "the seed wrote to the change log");
+    // Before any catch-up: neither push log would send the seed to anyone.
+    assert_eq!(store.fedi_log_position().await.unwrap(), head);
+    assert_eq!(store.hub_log_position().await.unwrap(), head);
 }
 
 #[tokio::test(flavor = "multi_thread")]
