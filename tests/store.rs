@@ -428,6 +428,12 @@ async fn export_pages_through_articles_in_id_order<S: ArticleStore>(store: &S) {
     }
 }
 
+/// The ids in the tag feed of `slug` in `lang`, newest first.
+async fn tagged<S: ArticleStore>(store: &S, lang: &str, slug: &str) -> Vec<String> {
+    let rows = store.feed_rows(tag_feed(lang, slug)).await.unwrap();
+    ids(&rows).into_iter().map(str::to_owned).collect()
+}
+
 fn tag_feed(lang: &str, slug: &str) -> FeedQuery {
     FeedQuery {
         tag: Some(slug.to_owned()),
@@ -466,29 +472,11 @@ async fn tag_feeds_read_the_tag_index<S: ArticleStore>(store: &S) {
         .unwrap();
     assert_eq!(ids(&rows), ["t2", "t1"], "newest first, each article once");
     assert_eq!(rows[1].siblings.len(), 2, "rows are whole feed rows");
-    assert_eq!(
-        ids(&store
-            .feed_rows(tag_feed("en", "economie-verte"))
-            .await
-            .unwrap()),
-        ["t1"]
-    );
-    assert_eq!(
-        ids(&store.feed_rows(tag_feed("en", "经济")).await.unwrap()),
-        ["t1"]
-    );
-    assert!(
-        store
-            .feed_rows(tag_feed("ja", "经济"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(tagged(store, "en", "economie-verte").await, ["t1"]);
+    assert_eq!(tagged(store, "en", "经济").await, ["t1"]);
+    assert!(tagged(store, "ja", "经济").await.is_empty());
     // t3 keeps article()'s own tags.
-    assert_eq!(
-        ids(&store.feed_rows(tag_feed("fr", "rusia")).await.unwrap()),
-        ["t3"]
-    );
+    assert_eq!(tagged(store, "fr", "rusia").await, ["t3"]);
     let mut limited = tag_feed("fr", "economie-verte");
     limited.limit = 1;
     assert_eq!(ids(&store.feed_rows(limited).await.unwrap()), ["t2"]);
@@ -499,46 +487,19 @@ async fn tag_feeds_read_the_tag_index<S: ArticleStore>(store: &S) {
     // Removing a tag touches the old tag and the kept one, and the index follows.
     let changed = put(store, with_tags(a.clone(), &["经济"])).await;
     assert_eq!(changed.touched.tags, set(&["economie-verte", "经济"]));
-    assert_eq!(
-        ids(&store
-            .feed_rows(tag_feed("fr", "economie-verte"))
-            .await
-            .unwrap()),
-        ["t2"]
-    );
-    assert_eq!(
-        ids(&store.feed_rows(tag_feed("fr", "经济")).await.unwrap()),
-        ["t1"]
-    );
+    assert_eq!(tagged(store, "fr", "economie-verte").await, ["t2"]);
+    assert_eq!(tagged(store, "fr", "经济").await, ["t1"]);
     // A language version dropped leaves that language's tag feed.
     let mut fr_only = with_tags(a, &["经济"]);
     fr_only.versions.remove("en");
     put(store, fr_only).await;
-    assert!(
-        store
-            .feed_rows(tag_feed("en", "经济"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(tagged(store, "en", "经济").await.is_empty());
     let deleted = store.delete_article("t2".into(), None).await.unwrap();
     assert_eq!(deleted.touched.tags, set(&["economie-verte"]));
-    assert!(
-        store
-            .feed_rows(tag_feed("fr", "economie-verte"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(tagged(store, "fr", "economie-verte").await.is_empty());
     // Bulk puts keep the index too.
     store.put_articles(vec![b]).await.unwrap();
-    assert_eq!(
-        ids(&store
-            .feed_rows(tag_feed("fr", "economie-verte"))
-            .await
-            .unwrap()),
-        ["t2"]
-    );
+    assert_eq!(tagged(store, "fr", "economie-verte").await, ["t2"]);
     let log = store.changes_since(0).await.unwrap();
     let last = log.records.last().unwrap();
     assert_eq!(last.touched.tags, set(&["economie-verte"]));
@@ -658,18 +619,9 @@ fn before_tags() -> Vec<Article> {
 /// What a store migrated from the schema before tags must show: the index
 /// filled from the articles, and the old log records read as "tags unknown".
 async fn backfilled<S: ArticleStore>(store: &S) {
-    let fr = store
-        .feed_rows(tag_feed("fr", "economie-verte"))
-        .await
-        .unwrap();
-    assert_eq!(ids(&fr), ["m2", "m1"]);
-    let zh = store.feed_rows(tag_feed("zh", "经济")).await.unwrap();
-    assert_eq!(ids(&zh), ["m1"]);
-    let zh = store
-        .feed_rows(tag_feed("zh", "economie-verte"))
-        .await
-        .unwrap();
-    assert_eq!(ids(&zh), ["m1"]);
+    assert_eq!(tagged(store, "fr", "economie-verte").await, ["m2", "m1"]);
+    assert_eq!(tagged(store, "zh", "经济").await, ["m1"]);
+    assert_eq!(tagged(store, "zh", "economie-verte").await, ["m1"]);
     let log = store.changes_since(0).await.unwrap();
     assert_eq!(log.records.len(), 2);
     assert!(
@@ -685,10 +637,7 @@ async fn backfilled<S: ArticleStore>(store: &S) {
         set(&["baru", "economie-verte"])
     );
     assert!(!log.records[0].touched.every_tag);
-    assert_eq!(
-        ids(&store.feed_rows(tag_feed("fr", "baru")).await.unwrap()),
-        ["m2"]
-    );
+    assert_eq!(tagged(store, "fr", "baru").await, ["m2"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
