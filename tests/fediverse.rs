@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use common::{DEADLINE, Site, TestServer, eventually, pg, send};
+use common::{DEADLINE, Site, TestServer, eventually, pg, put_article as put, send};
 use http_body_util::{BodyExt, Full};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -960,19 +960,6 @@ async fn a_fedify_server_follows_an_account_and_receives_its_posts() {
 async fn retract(server: &TestServer<SqliteStore>, id: &str) {
     let path = format!("/api/v1/articles/{id}");
     let res = send(server.addr, "DELETE", &path, &[common::AUTH], Bytes::new()).await;
-    assert!(res.status.is_success(), "{}", res.text());
-}
-
-async fn put(server: &TestServer<SqliteStore>, article: &Value) {
-    let id = article["id"].as_str().unwrap();
-    let res = send(
-        server.addr,
-        "PUT",
-        &format!("/api/v1/articles/{id}"),
-        &[common::AUTH, ("content-type", "application/json")],
-        article.to_string(),
-    )
-    .await;
     assert!(res.status.is_success(), "{}", res.text());
 }
 

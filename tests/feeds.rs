@@ -15,20 +15,6 @@ const LANGS: [&str; 6] = ["id", "en", "zh", "ja", "ar", "fr"];
 const SECTIONS: [&str; 5] = ["national", "world", "business", "technology", "sports"];
 const FILES: [&str; 3] = ["rss.xml", "atom.xml", "feed.json"];
 
-fn demo() -> Vec<Article> {
-    let mut articles = Vec::new();
-    for entry in std::fs::read_dir(repo().join("demo/articles")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            articles.push(
-                Article::from_json(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-            );
-        }
-    }
-    articles
-}
-
 /// Demo articles with a version in `lang` (and `section`), in feed order.
 fn expected_order(articles: &[Article], lang: &str, section: Option<&str>) -> Vec<String> {
     let mut ids: Vec<(&Article, &str)> = articles
@@ -51,7 +37,7 @@ fn item_id(lang: &str, article: &str) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_language_section_and_format_answers_with_a_parsable_feed() {
     let server = start().await;
-    let articles = demo();
+    let articles = common::demo_articles();
     let mut checked = 0;
     for lang in LANGS {
         for section in std::iter::once(None).chain(SECTIONS.map(Some)) {
@@ -243,7 +229,7 @@ fn entry_authors<'a>(
 #[tokio::test(flavor = "multi_thread")]
 async fn atom_feeds_name_the_site_as_author_for_entries_without_one() {
     let server = start().await;
-    let articles = demo();
+    let articles = common::demo_articles();
     let authorless: Vec<&Article> = articles.iter().filter(|a| a.authors.is_empty()).collect();
     assert!(
         authorless.len() >= 2,
@@ -420,7 +406,7 @@ async fn the_untitled_french_translation_becomes_a_clean_item() {
 #[tokio::test(flavor = "multi_thread")]
 async fn chinese_and_japanese_text_is_cut_between_characters() {
     let server = start().await;
-    let articles = demo();
+    let articles = common::demo_articles();
     for lang in ["zh", "ja"] {
         let json: serde_json::Value =
             serde_json::from_slice(&server.get(&format!("/{lang}/feed.json")).await.body).unwrap();
@@ -510,7 +496,7 @@ fn forbidden(c: char) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn control_characters_are_removed_and_markup_characters_survive() {
     let server = start().await;
-    let articles = demo();
+    let articles = common::demo_articles();
     let with_controls: Vec<&Article> = articles
         .iter()
         .filter(|a| {
@@ -564,7 +550,7 @@ async fn control_characters_are_removed_and_markup_characters_survive() {
 #[tokio::test(flavor = "multi_thread")]
 async fn scripts_and_event_handlers_never_reach_a_feed() {
     let server = start().await;
-    let articles = demo();
+    let articles = common::demo_articles();
     let scripted: Vec<&Article> = articles
         .iter()
         .filter(|a| {
@@ -606,8 +592,10 @@ async fn scripts_and_event_handlers_never_reach_a_feed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn translated_items_link_back_and_to_their_siblings() {
     let server = start().await;
-    let articles: BTreeMap<String, Article> =
-        demo().into_iter().map(|a| (a.id.clone(), a)).collect();
+    let articles: BTreeMap<String, Article> = common::demo_articles()
+        .into_iter()
+        .map(|a| (a.id.clone(), a))
+        .collect();
     for lang in ["en", "zh", "ja", "ar", "fr"] {
         let feed = parse_feed(&server.get(&format!("/{lang}/atom.xml")).await.body);
         assert!(!feed.entries.is_empty());

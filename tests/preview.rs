@@ -12,9 +12,8 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use base64::Engine;
-use common::{AUTH, Response, TestServer, parse_feed, send, start};
+use common::{Response, parse_feed, put_article as put, start};
 use hyper::StatusCode;
-use kabar::store::SqliteStore;
 
 const NAVIGATION: [(&str, &str); 2] = [
     ("sec-fetch-dest", "document"),
@@ -320,19 +319,6 @@ async fn a_write_shows_in_the_preview_at_once() {
     let nav = server.get_with("/fr/atom.xml", &NAVIGATION).await.text();
     assert!(nav.contains(&escaped(title)));
     server.stop().await;
-}
-
-async fn put(server: &TestServer<SqliteStore>, value: &serde_json::Value) {
-    let id = value["id"].as_str().expect("id");
-    let res = send(
-        server.addr,
-        "PUT",
-        &format!("/api/v1/articles/{id}"),
-        &[AUTH, ("content-type", "application/json")],
-        value.to_string(),
-    )
-    .await;
-    assert!(res.status.is_success(), "{}", res.text());
 }
 
 /// An article in Indonesian and Arabic published at `published`, with an image.

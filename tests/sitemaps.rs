@@ -10,13 +10,11 @@ mod common;
 use std::process::Command;
 
 use chrono::{Duration, FixedOffset, SecondsFormat, Utc};
-use common::{AUTH, DEADLINE, Site, TestServer, eventually, send};
+use common::{AUTH, DEADLINE, Site, eventually, put_article as put, send};
 use hyper::StatusCode;
-use kabar::store::SqliteStore;
 use roxmltree::{Document, Node};
 use serde_json::{Value, json};
 
-const JSON: (&str, &str) = ("content-type", "application/json");
 const SITEMAP: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
 const NEWS: &str = "http://www.google.com/schemas/sitemap-news/0.9";
 const XHTML: &str = "http://www.w3.org/1999/xhtml";
@@ -50,19 +48,6 @@ fn article(id: &str, ago: Duration, langs: &[&str]) -> Value {
         "tags": ["Uji"],
         "versions": versions
     })
-}
-
-async fn put(server: &TestServer<SqliteStore>, value: &Value) {
-    let id = value["id"].as_str().expect("id");
-    let res = send(
-        server.addr,
-        "PUT",
-        &format!("/api/v1/articles/{id}"),
-        &[AUTH, JSON],
-        value.to_string(),
-    )
-    .await;
-    assert!(res.status.is_success(), "{}", res.text());
 }
 
 fn page(lang: &str, id: &str) -> String {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{AUTH, DEADLINE, Site, TestServer, eventually, parse_feed, repo, send};
+use common::{AUTH, DEADLINE, Site, TestServer, eventually, parse_feed, send};
 use hyper::StatusCode;
 use kabar::SqliteStore;
 use kabar::article::Article;
@@ -13,18 +13,6 @@ use serde_json::{Value, json};
 
 const FILES: [&str; 3] = ["rss.xml", "atom.xml", "feed.json"];
 const BASE: &str = "http://127.0.0.1:8080";
-
-fn demo() -> Vec<Article> {
-    let mut articles = Vec::new();
-    for entry in std::fs::read_dir(repo().join("demo/articles")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            articles.push(Article::from_json(&text).unwrap());
-        }
-    }
-    articles
-}
 
 /// Demo articles in `lang` with a tag whose slug is `slug`, in feed order.
 fn expected(articles: &[Article], lang: &str, slug: &str) -> Vec<String> {
@@ -59,7 +47,7 @@ async fn ids<S: kabar::ArticleStore>(server: &TestServer<S>, path: &str) -> Vec<
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tag_feed_holds_its_languages_items_with_the_tag_newest_first() {
     let server = common::start().await;
-    let articles = demo();
+    let articles = common::demo_articles();
     let mut checked = 0;
     for (lang, slug) in [
         ("fr", "transportasi"),

@@ -315,6 +315,37 @@ pub async fn request(
     send(addr, method, path, headers, Bytes::new()).await
 }
 
+/// PUTs `article` (its JSON, with its `id`) through the write API, and
+/// asserts that it was taken (created or replaced).
+pub async fn put_article<S: ArticleStore>(server: &TestServer<S>, article: &serde_json::Value) {
+    let id = article["id"].as_str().expect("the article's id");
+    let res = send(
+        server.addr,
+        "PUT",
+        &format!("/api/v1/articles/{id}"),
+        &[AUTH, ("content-type", "application/json")],
+        article.to_string(),
+    )
+    .await;
+    assert!(res.status.is_success(), "PUT {id}: {}", res.text());
+}
+
+/// The demo articles, as the write API and `kabar import` read them.
+pub fn demo_articles() -> Vec<kabar::article::Article> {
+    let mut articles = Vec::new();
+    for entry in std::fs::read_dir(repo().join("demo/articles")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            articles.push(
+                kabar::article::Article::from_json(&text)
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+            );
+        }
+    }
+    articles
+}
+
 /// One HTTP/1.1 request with a body on a new connection.
 pub async fn send(
     addr: SocketAddr,
