@@ -999,3 +999,29 @@ async fn open_postgres_seeds_only_a_new_empty_database() {
         .unwrap();
     assert_eq!(store.article_count().await.unwrap(), seeded - 1);
 }
+
+/// Every feed, tag feeds included, is read from one index range in feed
+/// order: no table is scanned and no sort is made, however many articles.
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_reads_each_feed_from_one_index_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = kabar::SqliteStore::open(&dir.path().join("kabar.sqlite")).unwrap();
+    store.put_articles(common::demo_articles()).await.unwrap();
+    let mut in_section = tag_feed("fr", "economie-verte");
+    in_section.section = Some("world".to_owned());
+    for (query, index) in [
+        (feed("fr", None, 50), "versions_by_language"),
+        (feed("fr", Some("world"), 50), "versions_by_section"),
+        (tag_feed("fr", "economie-verte"), "article_tags_by_slug"),
+        (in_section, "article_tags_by_slug"),
+    ] {
+        let plan = store.explain_feed(query.clone()).await.unwrap();
+        let first = plan.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with("SEARCH") && first.contains(index),
+            "{query:?} starts from {index}:\n{plan}"
+        );
+        assert!(!plan.contains("SCAN"), "{query:?} scans:\n{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{query:?} sorts:\n{plan}");
+    }
+}
