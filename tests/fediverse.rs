@@ -301,6 +301,8 @@ struct Remote {
     fail_posts: Arc<AtomicUsize>,
     /// The account was deleted: its document answers 410 Gone.
     gone: Arc<AtomicBool>,
+    /// Connections made to it.
+    connections: Arc<AtomicUsize>,
 }
 
 impl Remote {
@@ -339,6 +341,8 @@ async fn remote(published_key: &SigningKey) -> Remote {
     let inbox_posts = Arc::new(Mutex::new(Vec::new()));
     let fail_posts = Arc::new(AtomicUsize::new(0));
     let gone = Arc::new(AtomicBool::new(false));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&connections);
     let shared = (
         Arc::clone(&inbox_posts),
         Arc::clone(&fail_posts),
@@ -346,6 +350,7 @@ async fn remote(published_key: &SigningKey) -> Remote {
     );
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
+            counted.fetch_add(1, SeqCst);
             let (document, shared) = (document.clone(), shared.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -393,7 +398,43 @@ async fn remote(published_key: &SigningKey) -> Remote {
         inbox_posts,
         fail_posts,
         gone,
+        connections,
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn actors_on_private_addresses_are_never_called_unless_allowed() {
+    // The bundled configuration as shipped: no private network is allowed,
+    // and the actor below lives on loopback.
+    let server = Site::serve_api_public(|text| text).await;
+    let (key, _) = keys().await;
+    let peer = remote(&key).await;
+    let follow = json!({
+        "id": format!("{}/follows/1", peer.actor()),
+        "type": "Follow",
+        "actor": peer.actor(),
+        "object": format!("{}/ap/fr", base(&server)),
+    })
+    .to_string()
+    .into_bytes();
+    let now = SystemTime::now();
+    let res = post_signed(
+        &server,
+        "/ap/fr/inbox",
+        &follow,
+        &key,
+        &peer.key_id(),
+        now,
+        &follow,
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.text());
+    assert_eq!(peer.connections.load(SeqCst), 0, "its key was not fetched");
+    assert_eq!(
+        server.app.store.follower_count("fr".into()).await.unwrap(),
+        0
+    );
+    server.stop().await;
 }
 
 /// Two keys a remote user could sign with, made once per test run.
