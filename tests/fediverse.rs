@@ -314,6 +314,17 @@ impl Remote {
         format!("{}#main-key", self.actor())
     }
 
+    /// Its Follow of the French account on `server`.
+    fn follow_fr(&self, server: &TestServer<SqliteStore>) -> Value {
+        json!({
+            "@context": "https://www.w3.org/ns/activitystreams",
+            "id": format!("{}/follows/1", self.actor()),
+            "type": "Follow",
+            "actor": self.actor(),
+            "object": format!("{}/ap/fr", base(server)),
+        })
+    }
+
     /// The activities of `kind` its inboxes took.
     fn took(&self, kind: &str) -> Vec<Value> {
         let posts = self.inbox_posts.lock().unwrap();
@@ -409,14 +420,7 @@ async fn actors_on_private_addresses_are_never_called_unless_allowed() {
     let server = Site::serve_api_public(|text| text).await;
     let (key, _) = keys().await;
     let peer = remote(&key).await;
-    let follow = json!({
-        "id": format!("{}/follows/1", peer.actor()),
-        "type": "Follow",
-        "actor": peer.actor(),
-        "object": format!("{}/ap/fr", base(&server)),
-    })
-    .to_string()
-    .into_bytes();
+    let follow = peer.follow_fr(&server).to_string().into_bytes();
     let now = SystemTime::now();
     let res = post_signed(
         &server,
@@ -568,13 +572,7 @@ async fn post_with(
 /// `peer`'s signed Follow of the French account, posted to its inbox; the
 /// Follow's JSON.
 async fn follow_fr(server: &TestServer<SqliteStore>, peer: &Remote, key: &SigningKey) -> Value {
-    let follow = json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": format!("{}/follows/1", peer.actor()),
-        "type": "Follow",
-        "actor": peer.actor(),
-        "object": format!("{}/ap/fr", base(server)),
-    });
+    let follow = peer.follow_fr(server);
     let body = follow.to_string().into_bytes();
     let now = SystemTime::now();
     let res = post_signed(
@@ -597,13 +595,7 @@ async fn the_inbox_takes_only_requests_signed_by_their_actor() {
     let (key, other_key) = keys().await;
     let peer = remote(&key).await;
     let fr = format!("{}/ap/fr", base(&server));
-    let follow = json!({
-        "@context": "https://www.w3.org/ns/activitystreams",
-        "id": format!("{}/follows/1", peer.actor()),
-        "type": "Follow",
-        "actor": peer.actor(),
-        "object": fr,
-    });
+    let follow = peer.follow_fr(&server);
     let body = follow.to_string().into_bytes();
     let now = SystemTime::now();
     let followers = async || -> u64 {
@@ -1286,14 +1278,7 @@ async fn rfc9421_signatures_that_do_not_hold_are_refused() {
     let server = server().await;
     let (key, other_key) = keys().await;
     let peer = remote(&key).await;
-    let follow = json!({
-        "id": format!("{}/follows/1", peer.actor()),
-        "type": "Follow",
-        "actor": peer.actor(),
-        "object": format!("{}/ap/fr", base(&server)),
-    })
-    .to_string()
-    .into_bytes();
+    let follow = peer.follow_fr(&server).to_string().into_bytes();
     let keys = (&key, &other_key);
     assert_bad_signatures_refused(Signed::Rfc9421, &server, &follow, keys, &peer.key_id()).await;
     assert_eq!(
