@@ -702,7 +702,9 @@ async fn hubs_hear_once_of_each_changed_feed_and_are_retried_after_a_500() {
 async fn a_write_in_flight_at_shutdown_is_finished_and_answered() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let server = Site::new().serve_api().await;
+    let mut server = Site::new().serve_api().await;
+    // Read after the stop: the store's file must outlive the server.
+    let _site = server.keep_site();
     let addr = server.addr;
     let store = Arc::clone(&server.app.store);
     let body = article("robot-terakhir").to_string();

@@ -275,6 +275,13 @@ impl<S: ArticleStore> TestServer<S> {
     }
 
     /// Stops accepting and waits for in-flight requests to finish.
+    /// The site this server was started from, for the caller to keep past
+    /// [`TestServer::stop`], which would otherwise remove its folder, and the
+    /// store's file with it, as it ends.
+    pub fn keep_site(&mut self) -> Option<Site> {
+        self.site.take()
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
